@@ -1,0 +1,231 @@
+"""The training loop of Algorithm 1 (teachers) and II-B (students), resumable and DDP-ready."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+import fever
+from fever.models import FeverModel
+
+from .augment import augment_batch, eval_batch
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .ferplus import FerPlusSplit, load_split
+from .losses import (distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss,
+                     soft_cross_entropy)
+from .triplets import sample_triplets, triplet_accuracy
+
+STEP_FIELDS = ["step", "epoch", "loss", "triplet", "ce", "rkd_distance", "rkd_angle", "lr", "img_per_s", "elapsed_s"]
+EPOCH_FIELDS = ["epoch", "step", "val_accuracy", "val_triplet_accuracy", "val_score", "elapsed_s"]
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    """One run: builds the model, draws every batch from (seed, step), checkpoints, logs, validates."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.rank, self.world = _rank_world()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        self.model: FeverModel = fever.create_model(cfg.model, **cfg.overrides)
+        self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.pre = self.model.config.preprocess
+        self.ddp: torch.nn.Module = self.model
+        if self.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                         nesterov=True, weight_decay=cfg.weight_decay)
+        root = Path(cfg.data_root) / "ferplus"
+        self.train = load_split(root, "train")
+        self.valid = load_split(root, "valid")
+        self.train_dist = self.train.distributions
+        self.labelled = np.flatnonzero(self.train.votes[:, :8].sum(1) > 0)
+        self.val_triplets = sample_triplets(self.valid.distributions, cfg.val_triplets,
+                                            np.random.default_rng(12345), cfg.triplet_rule_margin)
+        self.unlabelled = self._load_unlabelled()
+        self.teachers = [fever.load(t).eval() for t in cfg.teachers] if cfg.phase == "student" and cfg.distill else []
+        self.steps_per_epoch = max(1, cfg.epoch_triplets // cfg.batch_triplets)
+        self.progress: dict[str, Any] = {"step": 0, "best_score": -1.0, "elapsed_s": 0.0}
+        self.ckpt = self.out / "checkpoint.safetensors"
+        if self.ckpt.exists():
+            self.progress = load_checkpoint(self.ckpt, self.model, self.optimizer)
+            self._log(f"resumed from {self.ckpt} at step {self.progress['step']}")
+        (self.out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+    # -- data ------------------------------------------------------------------------------------------
+    def _load_unlabelled(self) -> np.ndarray | None:
+        if not self.cfg.unlabelled or self.cfg.batch_unlabelled == 0:
+            return None
+        arrays = [np.load(p, allow_pickle=False) for p in self.cfg.unlabelled]
+        return np.concatenate(arrays)
+
+    def _labelled_indices(self, step: int, count: int) -> np.ndarray:
+        """Loop over the labelled faces, reshuffled at every loop (paper footnote 3)."""
+        n = len(self.labelled)
+        start = step * count
+        out = []
+        for pos in range(start, start + count):
+            loop, offset = divmod(pos, n)
+            perm = np.random.default_rng([self.cfg.seed, 7, loop]).permutation(n)
+            out.append(self.labelled[perm[offset]])
+        return np.asarray(out)
+
+    def batch(self, step: int) -> dict[str, Any]:
+        """Every random choice of step ``step`` comes from (seed, step): resume is exact."""
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, step])
+        trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
+        lab = self._labelled_indices(step, cfg.batch_labelled)
+        faces = [self.train.images[trip.reshape(-1)], self.train.images[lab]]
+        if self.unlabelled is not None:
+            faces.append(self.unlabelled[rng.integers(0, len(self.unlabelled), cfg.batch_unlabelled)])
+            faces = [f if f.ndim == 3 else f.mean(-1).astype(np.uint8) for f in faces]
+        x = augment_batch(np.concatenate(faces), self.pre, rng)
+        if cfg.soft_labels:
+            y = torch.from_numpy(self.train_dist[lab])
+        else:
+            y = torch.from_numpy(self.train.majority[lab]).clamp(min=0)
+        sl = slice(self.rank, None, self.world)  # each DDP rank takes its share of every part
+        n_t = len(trip) * 3
+        n_l = len(lab)
+        parts = {"x_trip": x[:n_t].view(len(trip), 3, *x.shape[1:])[sl].reshape(-1, *x.shape[1:]),
+                 "x_lab": x[n_t:n_t + n_l][sl], "y": y[sl], "x_unl": x[n_t + n_l:][sl]}
+        return parts
+
+    # -- one step --------------------------------------------------------------------------------------
+    def autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.cfg.bf16 else nullcontext()
+
+    def step(self, step: int) -> dict[str, float]:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout of step k is fixed too
+        b = self.batch(step)
+        x = torch.cat([b["x_trip"], b["x_lab"], b["x_unl"]]).contiguous(memory_format=torch.channels_last)
+        n_t, n_l = len(b["x_trip"]), len(b["x_lab"])
+        self.ddp.train()
+        with self.autocast():
+            out = self.ddp(x)
+        sim = out.similarity[:n_t].float().view(-1, 3, out.similarity.shape[1])
+        l_trip = fec_triplet_loss(sim[:, 0], sim[:, 1], sim[:, 2], cfg.triplet_margin)
+        l_ce = soft_cross_entropy(out.logits[n_t:n_t + n_l], b["y"])
+        loss = l_trip + cfg.alpha * l_ce
+        parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0}
+        if self.teachers:
+            with torch.no_grad(), self.autocast():
+                target = distillation_target([(o.similarity, o.logits) for o in (t(x) for t in self.teachers)])
+            student = out.distill.float()
+            l_d = rkd_distance_loss(student, target)
+            l_a = rkd_angle_loss(student, target)
+            loss = loss + cfg.rkd_distance * l_d + cfg.rkd_angle * l_a
+            parts.update(rkd_distance=l_d.item(), rkd_angle=l_a.item())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        parts["loss"] = loss.item()
+        return parts
+
+    # -- validation ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        embs, sims, logits = [], [], []
+        for i in range(0, len(self.valid.images), 256):
+            x = eval_batch(self.valid.images[i:i + 256], self.pre).contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                o = self.model(x)
+            embs.append(o.embedding.float())
+            sims.append(F.normalize(o.similarity.float(), dim=1))
+            logits.append(o.logits.float())
+        major = self.valid.majority
+        pred = torch.cat(logits).argmax(1).numpy()
+        acc = float((pred[major >= 0] == major[major >= 0]).mean())
+        trip = triplet_accuracy(torch.cat(sims).numpy(), self.val_triplets)
+        return {"val_accuracy": acc, "val_triplet_accuracy": trip, "val_score": (acc + trip) / 2}
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def _log(self, msg: str) -> None:
+        if self.rank == 0:
+            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    def _append_csv(self, name: str, fields: list[str], row: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        path = self.out / name
+        new = not path.exists()
+        with path.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def _checkpoint(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress)
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        total = cfg.epochs * self.steps_per_epoch
+        if cfg.max_steps:
+            total = min(total, cfg.max_steps)
+        started = time.time()
+        base_elapsed = float(self.progress["elapsed_s"])
+        last_ckpt = time.time()
+        step = int(self.progress["step"])
+        self._log(f"{cfg.phase} {cfg.model}: step {step}/{total}, {self.steps_per_epoch} steps per epoch")
+        while step < total:
+            t0 = time.time()
+            parts = self.step(step)
+            step += 1
+            elapsed = base_elapsed + time.time() - started
+            self.progress.update(step=step, elapsed_s=elapsed)
+            n_img = 3 * cfg.batch_triplets + cfg.batch_labelled + (cfg.batch_unlabelled if self.unlabelled is not None else 0)
+            self._append_csv("steps.csv", STEP_FIELDS, {
+                **{k: f"{v:.5f}" for k, v in parts.items()}, "step": step, "epoch": f"{step / self.steps_per_epoch:.3f}",
+                "lr": cfg.lr, "img_per_s": f"{n_img / (time.time() - t0):.1f}", "elapsed_s": f"{elapsed:.1f}"})
+            if step % 20 == 0:
+                self._log(f"step {step} epoch {step / self.steps_per_epoch:.2f} " +
+                          " ".join(f"{k}={v:.4f}" for k, v in parts.items()))
+            if step % self.steps_per_epoch == 0 or step == total:
+                metrics = self.validate()
+                self._append_csv("epochs.csv", EPOCH_FIELDS, {"epoch": f"{step / self.steps_per_epoch:.2f}", "step": step,
+                                                            **{k: f"{v:.4f}" for k, v in metrics.items()},
+                                                            "elapsed_s": f"{elapsed:.1f}"})
+                self._log("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+                if metrics["val_score"] > self.progress["best_score"] and self.rank == 0:
+                    self.progress["best_score"] = metrics["val_score"]
+                    self.progress["best_step"] = step
+                    self.model.save_pretrained(self.out / "best", metrics={"FER+ valid accuracy (8-class head)": metrics["val_accuracy"],
+                                                                           "FER+ valid triplet accuracy (32-d head)": metrics["val_triplet_accuracy"]},
+                                               training={"steps": step, "wall_clock_hours": round(elapsed / 3600, 2),
+                                                         "phase": cfg.phase})
+                self._checkpoint()
+                last_ckpt = time.time()
+            elif time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                self._checkpoint()
+                last_ckpt = time.time()
+            if cfg.max_minutes and time.time() - started > cfg.max_minutes * 60:
+                self._checkpoint()
+                self._log(f"time budget reached at step {step}; resume with the same command")
+                break
+        else:
+            self._checkpoint()
+        return self.progress

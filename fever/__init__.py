@@ -1,0 +1,19 @@
+"""fever: facial-expression vectors (DeepFEVER) from face images, photos and videos.
+
+>>> import fever
+>>> out = fever.extract(["photo.jpg"])          # doctest: +SKIP
+>>> out.vectors.shape                            # doctest: +SKIP
+(2, 256)
+"""
+__version__ = "0.1.0"
+
+from .errors import FeverError, InputError, ModelLoadError, OfflineError
+from .extractor import DEFAULT_MODEL, Extractor, extract, extract_video, get_extractor
+from .hub import load, save_pretrained
+from .models import FeverModel, ModelConfig, create_model, list_models
+from .preprocess import PreprocessConfig
+from .result import Extraction, Row
+
+__all__ = ["DEFAULT_MODEL", "Extraction", "Extractor", "FeverError", "FeverModel", "InputError", "ModelConfig",
+           "ModelLoadError", "OfflineError", "PreprocessConfig", "Row", "__version__", "create_model", "extract",
+           "extract_video", "get_extractor", "list_models", "load", "save_pretrained"]

@@ -1,0 +1,52 @@
+"""Model cards rendered from the templates in ``hub_cards/``."""
+from __future__ import annotations
+
+from importlib import resources
+from string import Template
+from typing import Any
+
+from .models.config import ModelConfig
+
+DEFAULT_TEMPLATE = "fever-model.md"
+
+
+def _table(rows: dict[str, Any], empty: str) -> str:
+    if not rows:
+        return empty
+    lines = ["| metric | value |", "|---|---|"]
+    for key, value in rows.items():
+        text = f"{100 * value:.2f}%" if isinstance(value, float) and 0 <= value <= 1 else str(value)
+        lines.append(f"| {key} | {text} |")
+    return "\n".join(lines)
+
+
+def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None,
+                      training: dict[str, Any] | None = None, template: str | None = None,
+                      num_parameters: int = 0) -> str:
+    """Fill a card template; ``template`` is a file name in ``hub_cards/`` or the template text."""
+    if template is None or "\n" not in template:
+        text = resources.files("hub_cards").joinpath(template or DEFAULT_TEMPLATE).read_text()
+    else:
+        text = template
+    pre = cfg.preprocess
+    heads = f"{cfg.similarity_dim}-d similarity, {cfg.num_classes} expression logits"
+    if cfg.distill_dim:
+        heads += f", {cfg.distill_dim}-d distillation"
+    values = {
+        "name": cfg.name,
+        "description": cfg.description or "",
+        "kind": cfg.kind,
+        "backbone": cfg.backbone,
+        "d_face": cfg.d_face,
+        "heads": heads,
+        "num_parameters": f"{num_parameters / 1e6:.2f} M",
+        "input_desc": f"{pre.input_size}x{pre.input_size} {'grayscale (repeated to 3 channels)' if pre.grayscale else 'RGB'}, "
+                      f"mean {list(pre.mean)}, std {list(pre.std)}",
+        "margin": f"{pre.margin:.2f} of the box size on each side",
+        "align_desc": f"on, rotation capped at {pre.max_rotation:g} degrees" if pre.align else "off",
+        "config_hash": cfg.config_hash(),
+        "metrics": _table(metrics or {}, "Not evaluated: no metrics were passed when this folder was saved "
+                                         "(for example, randomly initialised weights)."),
+        "training": _table(training or {}, "No training record was passed when this folder was saved."),
+    }
+    return Template(text).safe_substitute(values)

@@ -1,0 +1,103 @@
+"""``fever-embed``: images, folders and videos -> a parquet file of expression vectors.
+
+Exit codes: 0 every input was read (inputs without a face are not failures), 2 some inputs failed
+(their rows carry status "error" and the reason), 1 the run could not start (bad arguments, model).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FATAL, EXIT_SOME_FAILED = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fever-embed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", help="image or video files, or folders of them")
+    p.add_argument("--out", required=True, type=Path, help="output parquet file")
+    p.add_argument("--model", default=None, help="preset name, model folder or Hub repo id (default: the bundled default)")
+    p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) for --model")
+    p.add_argument("--faces", choices=("auto", "detect", "crop"), default="auto",
+                   help="detect faces with MTCNN, take images as face crops, or auto (crops up to 128 px)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=2, help="threads that decode images in parallel")
+    p.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
+    p.add_argument("--every", type=int, default=1, help="videos: keep every n-th frame")
+    p.add_argument("--fps", type=float, default=None, help="videos: sample at this many frames per second")
+    p.add_argument("--max-frames", type=int, default=None, help="videos: stop after this many sampled frames")
+    p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run into the same --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--shard", default=None, help="i/n: process the i-th of n deterministic shards of the inputs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true", help="only errors on stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="fever-embed: %(message)s")
+    from .. import __version__
+    from ..errors import FeverError
+    from ..extractor import Extractor
+    from ..inputs import expand_inputs, shard
+    from ..parquet import STATUS_SKIPPED, PartWriter, rows_to_table
+    from ..result import Extraction, Row
+
+    try:
+        inputs = shard(expand_inputs(args.paths, args.recursive), args.shard)
+        if args.batch_size < 1:
+            raise ValueError("--batch-size must be >= 1")
+        extractor = Extractor(args.model, device=args.device, precision=args.precision, revision=args.revision)
+        cfg = extractor.config
+        metadata = {"fever.model": cfg.name, "fever.source": str(getattr(extractor.model, "source", "")),
+                    "fever.revision": args.revision or "", "fever.config_hash": cfg.config_hash(),
+                    "fever.version": __version__, "fever.dim": str(cfg.d_face), "fever.normalized": str(args.normalize).lower()}
+        writer = PartWriter(args.out, cfg.d_face, metadata, resume=args.resume, overwrite=args.overwrite)
+    except (FeverError, ValueError, KeyError) as exc:
+        print(f"fever-embed: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    done = writer.done_paths()
+    todo = [i for i in inputs if i.path not in done]
+    if done:
+        print(f"fever-embed: resuming: {len(inputs) - len(todo)} of {len(inputs)} inputs already done", file=sys.stderr)
+
+    def write(part: Extraction) -> None:
+        writer.write(rows_to_table(part.rows, part.vectors))
+
+    skipped = [i for i in todo if i.kind == "skip"]
+    if skipped:
+        for item in skipped:
+            logging.warning("%s", item.reason)
+        rows = [Row(-1, i.path, STATUS_SKIPPED, error=i.reason) for i in skipped]
+        import numpy as np
+
+        write(Extraction(np.full((len(rows), cfg.d_face), np.nan, np.float32), rows))
+    images = [i.path for i in todo if i.kind == "image"]
+    videos = [i.path for i in todo if i.kind == "video"]
+    show = not args.no_progress and not args.quiet
+    if images:
+        extractor.extract(images, faces=args.faces, batch_size=args.batch_size, num_workers=args.workers,
+                          show_progress_bar=show, normalize=args.normalize, on_chunk=write)
+    for path in videos:
+        # one part per video, so that a video is never half-written
+        video = extractor.extract_video(path, every=args.every, fps=args.fps, max_frames=args.max_frames,
+                                        batch_size=args.batch_size, normalize=args.normalize, show_progress_bar=show)
+        write(video)
+    table = writer.finish()
+    status = table.column("status").to_pylist()
+    failed = status.count("error")
+    counts = {s: status.count(s) for s in ("ok", "no_face", "error", STATUS_SKIPPED)}
+    print(f"fever-embed: wrote {table.num_rows} rows to {args.out} "
+          f"({counts['ok']} faces, {counts['no_face']} inputs without a face, {counts['error']} failed, "
+          f"{counts[STATUS_SKIPPED]} skipped)", file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

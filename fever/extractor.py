@@ -1,0 +1,348 @@
+"""From images, photos and videos to expression vectors: decode, detect, align, embed."""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .align import crop_face
+from .device import autocast_for, resolve_device
+from .errors import FeverError, InputError
+from .io.images import LoadedImage, load_image
+from .io.video import iter_video_frames
+from .models import FeverModel
+from .preprocess import to_float_rgb, to_model_input
+from .result import STATUS_ERROR, STATUS_NO_FACE, Extraction, Row
+from .track import IoUTracker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "fever-student-resnet18"
+FACE_MODES = ("auto", "detect", "crop")
+# faces="auto": an image whose longer side is at most this many pixels is taken as a face crop
+# (FER-style datasets: 48-128 px); larger images are searched for faces with MTCNN.
+AUTO_CROP_MAX_SIDE = 128
+
+
+def _iter_items(images: Any) -> list[Any]:
+    """One image or an iterable of images -> list."""
+    if isinstance(images, (str, Path, np.ndarray, torch.Tensor)) or hasattr(images, "getpixel"):
+        if isinstance(images, torch.Tensor) and images.ndim == 4:
+            return list(images)
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            return list(images)
+        return [images]
+    try:
+        return list(images)
+    except TypeError:
+        raise TypeError(f"images must be an image or an iterable of images, not {type(images).__name__}") from None
+
+
+def _source_of(item: Any, index: int) -> str:
+    return str(item) if isinstance(item, (str, Path)) else f"<input {index}: {type(item).__name__}>"
+
+
+class Extractor:
+    """A loaded model plus its face detector; reuse one for many calls.
+
+    >>> ex = Extractor()                                   # bundled default model
+    >>> out = ex.extract(["photo.jpg", "face48.png"])      # doctest: +SKIP
+    >>> out.vectors.shape                                   # doctest: +SKIP
+    (3, 256)
+    """
+
+    def __init__(self, model: str | Path | FeverModel | None = None, device: str | torch.device = "auto",
+                 precision: str = "fp32", min_face_size: int = 20, detection_threshold: float = 0.9,
+                 revision: str | None = None, local_files_only: bool | None = None) -> None:
+        from .hub import load
+
+        self.device = resolve_device(device)
+        autocast_for(self.device, precision)  # validates precision
+        self.precision = precision
+        if isinstance(model, FeverModel):
+            self.model = model.to(self.device).eval()
+        else:
+            self.model = load(model or DEFAULT_MODEL, revision=revision, local_files_only=local_files_only,
+                              device=self.device)
+        if self.device.type == "cpu":
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.config = self.model.config
+        self.preprocess = self.config.preprocess
+        self.min_face_size = min_face_size
+        self.detection_threshold = detection_threshold
+        self._detector = None
+
+    @property
+    def dim(self) -> int:
+        return self.config.d_face
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from .detect import FaceDetector
+
+            self._detector = FaceDetector(min_face_size=self.min_face_size, min_score=self.detection_threshold,
+                                          device=self.device)
+        return self._detector
+
+    # -- the model ---------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def embed_crops(self, crops: torch.Tensor, batch_size: int = 64, normalize: bool = False) -> np.ndarray:
+        """Float RGB face crops (N, 3, H, W) in [0, 1] -> (N, D) float32 vectors."""
+        out = []
+        for start in range(0, len(crops), batch_size):
+            x = to_model_input(crops[start:start + batch_size], self.preprocess).to(self.device)
+            if self.device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast_for(self.device, self.precision):
+                v = self.model.embed(x)
+            v = v.float()
+            if normalize:
+                v = F.normalize(v, dim=1)
+            out.append(v.cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    # -- images ------------------------------------------------------------------------------------------
+    def _decode(self, items: Sequence[Any], offset: int, pool: ThreadPoolExecutor | None) -> list[LoadedImage | InputError]:
+        def one(pair: tuple[int, Any]) -> LoadedImage | InputError:
+            i, item = pair
+            try:
+                return load_image(item, source=_source_of(item, offset + i))
+            except InputError as exc:
+                return exc
+
+        pairs = list(enumerate(items))
+        return list(pool.map(one, pairs)) if pool else [one(p) for p in pairs]
+
+    def _faces_of(self, loaded: list[LoadedImage], mode: str) -> list[list[tuple[np.ndarray | None, np.ndarray | None, float]]]:
+        """Per image: list of (box, landmarks, score); crops give one whole-image entry."""
+        take_whole = [mode == "crop" or (mode == "auto" and max(im.array.shape[:2]) <= AUTO_CROP_MAX_SIDE)
+                      for im in loaded]
+        faces: list[list[tuple[np.ndarray | None, np.ndarray | None, float]]] = [[] for _ in loaded]
+        to_detect = [i for i, whole in enumerate(take_whole) if not whole]
+        if to_detect:
+            found = self.detector.detect([loaded[i].array for i in to_detect])
+            for i, dets in zip(to_detect, found):
+                faces[i] = [(d.box, d.landmarks, d.score) for d in dets]
+        for i, whole in enumerate(take_whole):
+            if whole:
+                h, w = loaded[i].array.shape[:2]
+                faces[i] = [(None, None, 1.0)]
+        return faces
+
+    def _crop_all(self, loaded: list[LoadedImage], faces: list[list[tuple[Any, Any, float]]]) -> torch.Tensor:
+        size = self.preprocess.input_size
+        crops = []
+        for im, entries in zip(loaded, faces):
+            for box, landmarks, _ in entries:
+                if box is None:
+                    t = to_float_rgb(im.array).unsqueeze(0)
+                    crops.append(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True,
+                                               align_corners=False)[0] if t.shape[-2:] != (size, size) else t[0])
+                else:
+                    crops.append(crop_face(im.array, box, landmarks, self.preprocess))
+        return torch.stack(crops) if crops else torch.zeros(0, 3, size, size)
+
+    def extract(self, images: Any, faces: str = "auto", batch_size: int = 64, num_workers: int = 0,
+                show_progress_bar: bool | None = None, normalize: bool = False,
+                on_chunk: Callable[[Extraction], None] | None = None) -> Extraction:
+        """Embed every face of every image.
+
+        ``images``: a path, PIL image, numpy array (HxW gray or HxWx3 RGB, uint8), torch tensor, or an
+        iterable of these. ``faces``: ``"detect"`` finds every face with MTCNN (one row per face);
+        ``"crop"`` takes each image as one face crop; ``"auto"`` (default) takes images whose longer
+        side is at most 128 px as crops and detects in larger ones. An input with no face, or that
+        cannot be read, gives one row with ``status`` ``"no_face"`` / ``"error"`` and a NaN vector.
+        ``on_chunk`` receives each finished chunk of rows (what ``fever-embed`` writes incrementally).
+        """
+        if faces not in FACE_MODES:
+            raise ValueError(f"faces must be one of {FACE_MODES}, not {faces!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        items = _iter_items(images)
+        parts: list[Extraction] = []
+        progress = _progress(len(items), "images", show_progress_bar)
+        pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
+        try:
+            for start in range(0, len(items), batch_size):
+                chunk = self._extract_chunk(items[start:start + batch_size], start, faces, batch_size, normalize, pool)
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                parts.append(chunk)
+                progress.update(len(items[start:start + batch_size]))
+        finally:
+            progress.close()
+            if pool:
+                pool.shutdown()
+        return self._finish(Extraction.concat(parts, self.dim))
+
+    def _finish(self, result: Extraction) -> Extraction:
+        result.model_name = self.config.name
+        result.config_hash = self.config.config_hash()
+        return result
+
+    def _extract_chunk(self, items: Sequence[Any], offset: int, mode: str, batch_size: int, normalize: bool,
+                       pool: ThreadPoolExecutor | None) -> Extraction:
+        decoded = self._decode(items, offset, pool)
+        good = [(offset + i, d) for i, d in enumerate(decoded) if isinstance(d, LoadedImage)]
+        faces = self._faces_of([d for _, d in good], mode) if good else []
+        crops = self._crop_all([d for _, d in good], faces) if good else torch.zeros(0)
+        vectors = self.embed_crops(crops, batch_size, normalize) if len(crops) else np.zeros((0, self.dim), np.float32)
+        by_input: dict[int, list[tuple[Row, np.ndarray]]] = {}
+        k = 0
+        for (index, im), entries in zip(good, faces):
+            note = "; ".join(im.notes) or None
+            if not entries:
+                by_input[index] = [(Row(index, im.source, STATUS_NO_FACE, note=note,
+                                        error=f"{im.source}: no face found"), _nan(self.dim))]
+                continue
+            rows = []
+            for face_no, (box, landmarks, score) in enumerate(entries):
+                if box is None:
+                    h, w = im.array.shape[:2]
+                    box = np.array([0, 0, w, h], np.float32)
+                rows.append((Row(index, im.source, face=face_no, box=np.asarray(box, np.float32),
+                                 landmarks=None if landmarks is None else np.asarray(landmarks, np.float32),
+                                 score=float(score), note=note), vectors[k]))
+                k += 1
+            by_input[index] = rows
+        for i, d in enumerate(decoded):
+            if isinstance(d, InputError):
+                logger.warning("%s", d)
+                by_input[offset + i] = [(Row(offset + i, d.source, STATUS_ERROR, error=str(d)), _nan(self.dim))]
+        ordered = [pair for index in sorted(by_input) for pair in by_input[index]]
+        return Extraction(np.stack([v for _, v in ordered]).astype(np.float32) if ordered else
+                          np.zeros((0, self.dim), np.float32), [r for r, _ in ordered])
+
+    # -- video -------------------------------------------------------------------------------------------
+    def extract_video(self, path: str | Path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
+                      batch_size: int = 64, normalize: bool = False, track_iou: float = 0.3, max_gap: int = 10,
+                      show_progress_bar: bool | None = None, input_index: int = 0,
+                      on_chunk: Callable[[Extraction], None] | None = None) -> Extraction:
+        """Per-frame, per-face rows of a video, with frame index, timestamp and a track id.
+
+        A video with no face gives one ``no_face`` row; a file that cannot be decoded gives one
+        ``error`` row (frames decoded before a failure are kept).
+        """
+        source = str(path)
+        tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
+        parts: list[Extraction] = []
+        frames_seen = 0
+        progress = _progress(None, "frames", show_progress_bar)
+        error: InputError | None = None
+        try:
+            for chunk in _chunks(iter_video_frames(path, every=every, fps=fps, max_frames=max_frames), batch_size):
+                frames_seen += len(chunk)
+                part = self._video_chunk(chunk, source, input_index, tracker, batch_size, normalize)
+                if on_chunk is not None and len(part):
+                    on_chunk(part)
+                parts.append(part)
+                progress.update(len(chunk))
+        except InputError as exc:
+            error = exc
+            logger.warning("%s", exc)
+        finally:
+            progress.close()
+        result = Extraction.concat(parts, self.dim)
+        tail = []
+        if error is not None:
+            tail.append(Row(input_index, source, STATUS_ERROR, error=str(error)))
+        elif not len(result):
+            tail.append(Row(input_index, source, STATUS_NO_FACE, error=f"{source}: no face in {frames_seen} sampled frames"))
+        if tail:
+            extra = Extraction(np.stack([_nan(self.dim)] * len(tail)), tail)
+            if on_chunk is not None:
+                on_chunk(extra)
+            result = Extraction.concat([result, extra], self.dim)
+        return self._finish(result)
+
+    def _video_chunk(self, frames: list, source: str, input_index: int, tracker: IoUTracker, batch_size: int,
+                     normalize: bool) -> Extraction:
+        found = self.detector.detect([f.array for f in frames])
+        crops, rows = [], []
+        for frame, dets in zip(frames, found):
+            ids = tracker.update(np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32))
+            for face_no, (det, track) in enumerate(zip(dets, ids)):
+                crops.append(crop_face(frame.array, det.box, det.landmarks, self.preprocess))
+                rows.append(Row(input_index, source, face=face_no, box=det.box, landmarks=det.landmarks, score=det.score,
+                                frame=frame.index, timestamp=frame.timestamp, track=track))
+        if not crops:
+            return Extraction(np.zeros((0, self.dim), np.float32), [])
+        return Extraction(self.embed_crops(torch.stack(crops), batch_size, normalize), rows)
+
+
+def _nan(dim: int) -> np.ndarray:
+    return np.full(dim, np.nan, np.float32)
+
+
+def _chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int | None, unit: str, show: bool | None):
+    if not show:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", desc="fever", dynamic_ncols=True)
+
+
+_CACHE: dict[tuple[Any, ...], Extractor] = {}
+
+
+def get_extractor(model: str | Path | FeverModel | None = None, device: str = "auto", precision: str = "fp32",
+                  **kwargs: Any) -> Extractor:
+    """An :class:`Extractor`, cached per (model, device, precision) so repeated calls do not reload."""
+    if isinstance(model, FeverModel):
+        return Extractor(model, device=device, precision=precision, **kwargs)
+    key = (str(model or DEFAULT_MODEL), device, precision, tuple(sorted(kwargs.items())))
+    if key not in _CACHE:
+        _CACHE[key] = Extractor(model, device=device, precision=precision, **kwargs)
+    return _CACHE[key]
+
+
+def extract(images: Any, model: str | Path | FeverModel | None = None, *, faces: str = "auto", batch_size: int = 64,
+            num_workers: int = 0, show_progress_bar: bool | None = None, normalize: bool = False,
+            device: str = "auto", precision: str = "fp32") -> Extraction:
+    """Expression vectors of every face in ``images`` (see :meth:`Extractor.extract`).
+
+    >>> import fever
+    >>> out = fever.extract(["photo.jpg"], normalize=True)   # doctest: +SKIP
+    >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
+    """
+    return get_extractor(model, device, precision).extract(
+        images, faces=faces, batch_size=batch_size, num_workers=num_workers,
+        show_progress_bar=show_progress_bar, normalize=normalize)
+
+
+def extract_video(path: str | Path, model: str | Path | FeverModel | None = None, *, every: int = 1,
+                  fps: float | None = None, max_frames: int | None = None, batch_size: int = 64,
+                  normalize: bool = False, device: str = "auto", precision: str = "fp32",
+                  show_progress_bar: bool | None = None) -> Extraction:
+    """Per-frame, per-face vectors of a video with tracks (see :meth:`Extractor.extract_video`)."""
+    return get_extractor(model, device, precision).extract_video(
+        path, every=every, fps=fps, max_frames=max_frames, batch_size=batch_size, normalize=normalize,
+        show_progress_bar=show_progress_bar)
+
+
+__all__ = ["AUTO_CROP_MAX_SIDE", "DEFAULT_MODEL", "Extractor", "FeverError", "extract", "extract_video", "get_extractor"]

@@ -1,0 +1,172 @@
+"""Turn anything image-like into an RGB uint8 array, or an :class:`InputError` that says why not.
+
+Handled, with a note: EXIF orientation (rotated, not rejected), CMYK, 16-bit, palette and alpha
+images, animated images (first frame). Refused with a clear message: empty, truncated or non-image
+files, unreadable files, images smaller than ``MIN_SIDE`` and decompression bombs.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+MAX_IMAGE_PIXELS = 80_000_000   # ~ 9000 x 9000; more is refused as a likely decompression bomb
+MIN_SIDE = 16                   # smaller images cannot hold a usable face
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass
+class LoadedImage:
+    """An RGB uint8 (H, W, 3) image plus what was done to make it so."""
+
+    array: np.ndarray
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _error(source: str, problem: str) -> Exception:
+    from ..errors import InputError
+
+    return InputError(source, problem)
+
+
+def _check_size(width: int, height: int, source: str) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _error(source, f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
+                             f"{MAX_IMAGE_PIXELS:,} (possible decompression bomb); raise "
+                             "fever.io.images.MAX_IMAGE_PIXELS to allow it")
+    if min(width, height) < MIN_SIDE:
+        raise _error(source, f"image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed to hold a face")
+
+
+def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
+    n_frames = getattr(img, "n_frames", 1)
+    if n_frames > 1:
+        img.seek(0)
+        notes.append(f"animated image with {n_frames} frames: used the first")
+    try:
+        transposed = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not cost the image
+        transposed = img
+    if transposed is not img:
+        orientation = img.getexif().get(0x0112)
+        notes.append(f"rotated by EXIF orientation {orientation}")
+        img = transposed
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.uint32)
+        top = 65535 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255
+        gray = (arr.astype(np.float64) * 255.0 / top).round().clip(0, 255).astype(np.uint8)
+        notes.append(f"scaled from {mode} (16-bit) to 8-bit")
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        gray = (arr.clip(0, 1) * 255).round().astype(np.uint8) if arr.max(initial=0) <= 1 else arr.clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        notes.append(f"{mode} image: transparency composited on white")
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode == "CMYK":
+        notes.append("converted from CMYK")
+    return np.asarray(img.convert("RGB"))
+
+
+def _open_path(path: Path) -> LoadedImage:
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise _error(source, "file not found") from None
+    if path.is_dir():
+        raise _error(source, "is a directory, not an image")
+    if size == 0:
+        raise _error(source, "empty file (0 bytes)")
+    try:
+        handle = path.open("rb")
+    except PermissionError:
+        raise _error(source, "cannot read the file: permission denied") from None
+    except OSError as exc:
+        raise _error(source, f"cannot read the file: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(handle)
+                _check_size(*img.size, source)
+                img.load()
+                notes: list[str] = []
+                return LoadedImage(_pil_to_rgb(img, source, notes), source, notes)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _error(source, f"refused as a possible decompression bomb ({exc})") from None
+        except UnidentifiedImageError:
+            handle.seek(0)
+            head = handle.read(16)
+            raise _error(source, f"not an image file that can be decoded (starts with {head!r})") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            from ..errors import InputError
+
+            if isinstance(exc, InputError):
+                raise
+            raise _error(source, f"truncated or corrupt image data ({exc})") from None
+
+
+def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
+    notes: list[str] = []
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+        notes.append("alpha channel dropped")
+    elif not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise _error(source, f"array of shape {arr.shape} is not an image; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating):
+            if not np.isfinite(arr).all():
+                raise _error(source, "float image contains NaN or infinite values")
+            scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+            arr = (arr * scale).round().clip(0, 255).astype(np.uint8)
+            notes.append("converted from float to uint8")
+        elif arr.dtype == np.uint16:
+            arr = (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
+            notes.append("scaled from 16-bit to 8-bit")
+        elif arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise _error(source, f"array dtype {arr.dtype} is not an image type (use uint8)")
+        else:
+            arr = arr.clip(0, 255).astype(np.uint8)
+    _check_size(arr.shape[1], arr.shape[0], source)
+    return LoadedImage(np.ascontiguousarray(arr), source, notes)
+
+
+def load_image(item: Any, source: str | None = None) -> LoadedImage:
+    """Path, PIL image, numpy array (HxW or HxWxC) or torch tensor (CxHxW or HxWxC) -> RGB uint8."""
+    if isinstance(item, (str, Path)):
+        return _open_path(Path(item))
+    label = source or f"<{type(item).__name__}>"
+    if isinstance(item, Image.Image):
+        _check_size(*item.size, label)
+        notes: list[str] = []
+        return LoadedImage(_pil_to_rgb(item, label, notes), label, notes)
+    if isinstance(item, np.ndarray):
+        return _from_array(item, label)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None  # type: ignore[assignment]
+    if torch is not None and isinstance(item, torch.Tensor):
+        t = item.detach().cpu()
+        if t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[2] not in (1, 3, 4):
+            t = t.permute(1, 2, 0)
+        return _from_array(t.numpy(), label)
+    if isinstance(item, (bytes, bytearray)):
+        raise _error(label, "raw bytes are not accepted; pass a path, a PIL image or an array")
+    raise _error(label, f"cannot use an object of type {type(item).__name__} as an image")

@@ -1,0 +1,72 @@
+"""The DeepFEVER network: a trunk, a projection to the ``D_face`` vector, and the output heads."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .backbones import facenet_expression_trunk, facenet_trunk, load_vggface2_weights, torchvision_trunk
+from .config import ModelConfig
+from .heads import ConvBNReLU, ExpressionHeads, FeverOutput
+
+
+class FeverModel(nn.Module):
+    """Teacher or student, chosen by ``config.kind``.
+
+    teacher (Fig. 1): FaceNet to ``repeat_2`` -> 1x1 conv+BN+ReLU -> dense block -> 1x1 conv+BN+ReLU
+    -> global average pool -> ``D_face`` -> dropout -> 32-d similarity head, 8 logits.
+    student (II-B): torchvision backbone -> 1x1 conv+BN+ReLU -> pool -> ``D_face`` -> dropout ->
+    32-d similarity, 8 logits, 80-d distillation head.
+    Like timm networks, ``forward_features`` and ``embed`` make the vector a first-class output.
+    """
+
+    def __init__(self, config: ModelConfig, backbone_weights: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        if config.kind == "teacher":
+            if config.backbone != "inception_resnet_v1":
+                raise ValueError(f"teachers use the inception_resnet_v1 trunk, not {config.backbone!r}")
+            self.trunk: nn.Module = facenet_trunk()
+            if backbone_weights == "vggface2":
+                load_vggface2_weights(self.trunk)  # type: ignore[arg-type]
+            elif backbone_weights is not None:
+                raise ValueError(f"unknown backbone_weights {backbone_weights!r}; use 'vggface2' or None")
+            body, channels = facenet_expression_trunk(config.growth_rate, config.dense_layers, config.bottleneck)
+            self.body: nn.Module = body
+        else:
+            if backbone_weights is not None:
+                raise ValueError("backbone_weights applies to teachers (FaceNet trunk); students start from random weights here")
+            self.trunk, channels = torchvision_trunk(config.backbone)
+            self.body = nn.Identity()
+        self.project = ConvBNReLU(channels, config.d_face)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.heads = ExpressionHeads(config.d_face, config.similarity_dim, config.num_classes,
+                                     config.distill_dim, config.dropout)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map before pooling: (N, D_face, h, w)."""
+        return self.project(self.body(self.trunk(x)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``D_face`` expression vector (N, D_face), the output users keep."""
+        return torch.flatten(self.pool(self.forward_features(x)), 1)
+
+    def forward(self, x: torch.Tensor) -> FeverOutput:
+        return self.heads(self.embed(x))
+
+    # Hub-style persistence (PyTorchModelHubMixin's surface; implemented in fever.hub).
+    def save_pretrained(self, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
+                        training: dict[str, Any] | None = None, card_template: str | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md``."""
+        from ..hub import save_pretrained
+
+        return save_pretrained(self, save_directory, metrics=metrics, training=training, card_template=card_template)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> "FeverModel":
+        """Same as :func:`fever.load`."""
+        from ..hub import load
+
+        return load(name_or_path, **kwargs)

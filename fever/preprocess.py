@@ -1,0 +1,76 @@
+"""Preprocessing settings that travel with the weights (the timm ``pretrained_cfg`` habit).
+
+A model's ``config.json`` stores a :class:`PreprocessConfig`; :func:`to_model_input` applies it, so a
+user never hard-codes input size, normalisation, colour handling or crop margin.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a face crop becomes the tensor a model was trained on.
+
+    ``grayscale``: convert to luminance and repeat it over 3 channels. FER+ (the labelled set) is
+    48x48 grayscale, so a model trained on it sees colour photos the same way.
+    ``margin``: fraction of the detected box size added on every side before cropping.
+    ``align`` / ``max_rotation``: rotate so the eye line is horizontal, never by more than
+    ``max_rotation`` degrees (paper 001 caps at 10 so one bad landmark cannot wreck a crop).
+    """
+
+    input_size: int = 112
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    grayscale: bool = True
+    margin: float = 0.1
+    align: bool = True
+    max_rotation: float = 10.0
+    interpolation: str = "bilinear"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PreprocessConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown preprocessing settings: {sorted(unknown)}")
+        kwargs = dict(data)
+        for key in ("mean", "std"):
+            if key in kwargs:
+                kwargs[key] = tuple(float(x) for x in kwargs[key])
+        return cls(**kwargs)
+
+
+def to_float_rgb(crop: np.ndarray) -> torch.Tensor:
+    """uint8 HxW or HxWx3 -> float tensor 3xHxW in [0, 1]."""
+    if crop.ndim == 2:
+        crop = np.repeat(crop[:, :, None], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
+
+
+def to_model_input(crops: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """Batch of float RGB crops (N,3,H,W in [0,1], any H,W) -> normalised (N,3,S,S) model input."""
+    if crops.ndim != 4 or crops.shape[1] != 3:
+        raise ValueError(f"expected crops of shape (N, 3, H, W), got {tuple(crops.shape)}")
+    x = crops
+    if cfg.grayscale:
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        x = (x * weights).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    size = cfg.input_size
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode=cfg.interpolation, align_corners=False,
+                          antialias=cfg.interpolation in ("bilinear", "bicubic"))
+    mean = torch.tensor(cfg.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+__all__ = ["PreprocessConfig", "to_float_rgb", "to_model_input"]

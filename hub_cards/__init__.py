@@ -1,0 +1,1 @@
+"""Model-card templates (``string.Template`` syntax), shipped as package data."""
