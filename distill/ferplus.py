@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,12 @@ class FerPlusSplit:
 
 
 def load_split(root: str | Path, split: str) -> FerPlusSplit:
+    """Decode a split once per process (the PNGs take seconds; every run and test reuses them)."""
+    return _load_split(str(Path(root).resolve()), split)
+
+
+@lru_cache(maxsize=8)
+def _load_split(root: str, split: str) -> FerPlusSplit:
     path = Path(root) / f"{split}.parquet"
     table = pq.read_table(path, columns=["name", "image", "votes", "fer2013_label"])
     images = np.stack([np.asarray(Image.open(io.BytesIO(b)).convert("L")) for b in table.column("image").to_pylist()])

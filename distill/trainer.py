@@ -131,7 +131,7 @@ class Trainer:
         parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0}
         if self.teachers:
             with torch.no_grad(), self.autocast():
-                target = distillation_target([(o.similarity, o.logits) for o in (t(x) for t in self.teachers)])
+                target = distillation_target([(o.similarity, o.logits) for o in (t(self._resize_for(t, x)) for t in self.teachers)])
             student = out.distill.float()
             l_d = rkd_distance_loss(student, target)
             l_a = rkd_angle_loss(student, target)
@@ -142,6 +142,14 @@ class Trainer:
         self.optimizer.step()
         parts["loss"] = loss.item()
         return parts
+
+    @staticmethod
+    def _resize_for(teacher: FeverModel, x: torch.Tensor) -> torch.Tensor:
+        """The same augmented faces at the teacher's own input size (both normalise alike)."""
+        size = teacher.config.preprocess.input_size
+        if x.shape[-1] == size:
+            return x
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
     # -- validation ------------------------------------------------------------------------------------
     @torch.no_grad()

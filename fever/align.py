@@ -40,7 +40,7 @@ def crop_face(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, 
     h, w = image.shape[:2]
     ys = np.clip(np.arange(top, bottom), 0, h - 1)
     xs = np.clip(np.arange(left, right), 0, w - 1)
-    region = image[ys[:, None], xs[None, :]]
+    region = image[ys[:, None], xs[None, :]]  # fancy indexing: a writable copy
     t = torch.from_numpy(np.ascontiguousarray(region)).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
     # antialiased resize so that the square maps to about 2x the output size, then rotate + sample
     scale = min(1.0, 2.0 * size / side)

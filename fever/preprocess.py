@@ -53,6 +53,8 @@ def to_float_rgb(crop: np.ndarray) -> torch.Tensor:
     """uint8 HxW or HxWx3 -> float tensor 3xHxW in [0, 1]."""
     if crop.ndim == 2:
         crop = np.repeat(crop[:, :, None], 3, axis=2)
+    if not crop.flags.writeable:
+        crop = crop.copy()
     return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
 
 

@@ -51,13 +51,12 @@ def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
         img.seek(0)
         notes.append(f"animated image with {n_frames} frames: used the first")
     try:
-        transposed = ImageOps.exif_transpose(img)
+        orientation = img.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block should not cost the image
-        transposed = img
-    if transposed is not img:
-        orientation = img.getexif().get(0x0112)
+        orientation = 1
+    if orientation not in (None, 1):
+        img = ImageOps.exif_transpose(img)
         notes.append(f"rotated by EXIF orientation {orientation}")
-        img = transposed
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.uint32)
@@ -85,6 +84,8 @@ def _open_path(path: Path) -> LoadedImage:
         size = path.stat().st_size
     except FileNotFoundError:
         raise _error(source, "file not found") from None
+    except PermissionError:
+        raise _error(source, "cannot read the file: permission denied") from None
     if path.is_dir():
         raise _error(source, "is a directory, not an image")
     if size == 0:
