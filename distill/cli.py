@@ -15,7 +15,49 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--max-minutes", type=float, help="stop with a checkpoint after this long")
         p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
         p.add_argument("--threads", type=int, help="torch threads")
+    ev = sub.add_parser("evaluate", help="the paper's linear evaluation of saved models; prints the table")
+    ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
+    ev.add_argument("--data-root", default="../shared/datasets")
+    ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ev.add_argument("--json", help="also write the results to this JSON file")
+    fr = sub.add_parser("framing", help="measure how FER+ faces are framed relative to MTCNN boxes")
+    fr.add_argument("--data-root", default="../shared/datasets")
+    fr.add_argument("--count", type=int, default=400)
+    un = sub.add_parser("prepare-unlabelled", help="detect and crop the unlabelled faces (UTKFace train split + video frames)")
+    un.add_argument("--data-root", default="../shared/datasets")
+    un.add_argument("--out", required=True, help=".npy file of uint8 face crops")
+    un.add_argument("--model", default="fever-student-resnet18", help="preset whose preprocessing (margin, alignment) to use")
+    un.add_argument("--size", type=int, default=64, help="crop size in pixels")
     args = parser.parse_args(argv)
+    if args.command == "prepare-unlabelled":
+        import dataclasses
+        import json
+
+        from fever.models import get_config
+
+        from .unlabelled import prepare_unlabelled
+
+        pre = dataclasses.replace(get_config(args.model).preprocess, input_size=args.size)
+        print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre), indent=2))
+        return 0
+    if args.command == "framing":
+        import json
+
+        from .framing import measure_fer_framing
+
+        print(json.dumps(measure_fer_framing(args.data_root, args.count), indent=2))
+        return 0
+    if args.command == "evaluate":
+        import json
+
+        from .evaluate import evaluate, format_table
+
+        results = [evaluate(m, args.data_root, args.precision) for m in args.models]
+        print(format_table(results))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(results, fh, indent=2)
+        return 0
     from .config import TrainConfig
     from .distributed import maybe_init_distributed
     from .trainer import Trainer

@@ -69,6 +69,7 @@ class Trainer:
         if self.ckpt.exists():
             self.progress = load_checkpoint(self.ckpt, self.model, self.optimizer)
             self._log(f"resumed from {self.ckpt} at step {self.progress['step']}")
+            self._truncate_logs(int(self.progress["step"]))
         (self.out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
 
     # -- data ------------------------------------------------------------------------------------------
@@ -185,6 +186,22 @@ class Trainer:
                 writer.writeheader()
             writer.writerow(row)
 
+    def _truncate_logs(self, step: int) -> None:
+        """Drop log rows written after the checkpoint, so that a resumed run logs each step once."""
+        if self.rank != 0:
+            return
+        for name in ("steps.csv", "epochs.csv"):
+            path = self.out / name
+            if path.exists():
+                with path.open(newline="") as fh:
+                    rows = list(csv.DictReader(fh))
+                    fields = list(rows[0].keys()) if rows else None
+                if fields:
+                    with path.open("w", newline="") as fh:
+                        writer = csv.DictWriter(fh, fieldnames=fields)
+                        writer.writeheader()
+                        writer.writerows(r for r in rows if int(r["step"]) <= step)
+
     def _checkpoint(self) -> None:
         if self.rank == 0:
             save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress)
@@ -236,4 +253,19 @@ class Trainer:
                 break
         else:
             self._checkpoint()
+        if self.world > 1:
+            self._check_sync()
         return self.progress
+
+    def _check_sync(self) -> None:
+        """Every rank hashes its weights; rank 0 writes them to sync_check.json (all must be equal)."""
+        import hashlib
+
+        state = self.model.state_dict()
+        digest = hashlib.sha256(b"".join(state[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(state))).hexdigest()
+        digests: list[str | None] = [None] * self.world
+        dist.all_gather_object(digests, digest)
+        if self.rank == 0:
+            (self.out / "sync_check.json").write_text(json.dumps({"step": self.progress["step"], "digests": digests}) + "\n")
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"DDP ranks diverged: weight digests {digests}")

@@ -69,8 +69,10 @@ def test_all_good_exits_zero_and_refuses_to_clobber(tmp_path, tiny_model_dir):
 
 
 def test_bad_model_is_fatal(tmp_path, capsys):
-    assert main([str(SAMPLES), "--out", str(tmp_path / "x.parquet"), "--model", "no/such-model-here"]) == EXIT_FATAL
-    assert "fever-embed: error:" in capsys.readouterr().err
+    assert main([str(SAMPLES), "--out", str(tmp_path / "x.parquet"), "--model", str(tmp_path / "no-model")]) == EXIT_FATAL
+    err = capsys.readouterr().err
+    assert "fever-embed: error:" in err and "no-model: no such model folder" in err
+    assert not (tmp_path / "x.parquet").exists()
 
 
 def _fer_folder(root: Path, datasets: Path, count: int) -> Path:

@@ -80,7 +80,7 @@ def test_parallel_decoding_gives_the_same_rows(extractor, fer_crops, two_face_ph
 
 def test_preprocessing_comes_from_the_model(tiny_model_dir):
     model = fever.load(tiny_model_dir)
-    assert model.config.preprocess == PreprocessConfig(input_size=48, grayscale=True, margin=0.1)
+    assert model.config.preprocess == PreprocessConfig(input_size=48, grayscale=True, margin=-0.05)
     x = to_model_input(torch.rand(2, 3, 100, 80), model.config.preprocess)
     assert x.shape == (2, 3, 48, 48)
     assert torch.equal(x[:, 0], x[:, 1])  # grayscale repeated

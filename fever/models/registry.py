@@ -56,9 +56,12 @@ def bundled_weights_dir(name: str) -> Path | None:
 
 # -- the paper's networks ---------------------------------------------------------------------------
 _PAPER_PRE = PreprocessConfig(input_size=140, grayscale=False, margin=0.1)
-_FER_PRE = PreprocessConfig(input_size=64, grayscale=True, margin=0.1)
+# Models trained on FER+ crop detected faces the way FER2013 framed its faces: MTCNN's box on FER
+# faces is 0.85 x 1.11 of the image (`fever-distill framing`), i.e. a margin of -0.05.
+FER_MARGIN = -0.05
+_FER_PRE = PreprocessConfig(input_size=64, grayscale=True, margin=FER_MARGIN)
 # FER+ faces are 48x48: at 48 px the student sees them at their own resolution and runs fastest.
-_FER48_PRE = PreprocessConfig(input_size=48, grayscale=True, margin=0.1)
+_FER48_PRE = PreprocessConfig(input_size=48, grayscale=True, margin=FER_MARGIN)
 
 
 @register_model
@@ -88,7 +91,7 @@ def deepfever_student_densenet201() -> ModelConfig:
 def fever_teacher_112() -> ModelConfig:
     """The paper teacher (D=256) at 112 px grayscale: the input that a CPU can train on FER+."""
     return ModelConfig(name="fever-teacher-112", kind="teacher", backbone="inception_resnet_v1", d_face=256,
-                       dropout=0.1, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=0.1),
+                       dropout=0.1, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
                        description=fever_teacher_112.__doc__ or "")
 
 
@@ -111,7 +114,7 @@ def fever_student_mobilenetv3() -> ModelConfig:
 def fever_student_resnet50() -> ModelConfig:
     """ResNet-50 extractor of paper 000 (deep residual networks in real-world environments)."""
     return ModelConfig(name="fever-student-resnet50", kind="student", backbone="resnet50", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True),
+                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
                        description=fever_student_resnet50.__doc__ or "")
 
 
@@ -119,5 +122,5 @@ def fever_student_resnet50() -> ModelConfig:
 def fever_student_resnet101_cbam() -> ModelConfig:
     """ResNet-101 with CBAM after each residual block, the extractor of paper 002 (in-the-wild videos)."""
     return ModelConfig(name="fever-student-resnet101-cbam", kind="student", backbone="resnet101_cbam", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True),
+                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
                        description=fever_student_resnet101_cbam.__doc__ or "")

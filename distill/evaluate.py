@@ -1,0 +1,102 @@
+"""The paper's linear evaluation (III-B, III-C) on frozen ``D_face`` vectors.
+
+- FER+ test, 8 classes, majority-vote labels (ties and unknown/not-a-face majorities dropped:
+  :attr:`distill.ferplus.FerPlusSplit.majority`);
+- FER2013 test (PrivateTest), the original 7 classes;
+- triplet accuracy on the frozen FER+ test triplets in ``distill/data/ferplus_test_triplets.csv``
+  (L2 distance between vectors; the similar pair must be closer than both pairs with the odd one).
+
+Logistic regression as in the paper: C = 10000, classes re-weighted to equal representation,
+trained on the train vectors, scored once on the test vectors. Features are standardised first (a
+linear map, which only helps the solver converge).
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import fever
+
+from .ferplus import FerPlusSplit, load_split
+from .triplets import triplet_accuracy
+
+TRIPLETS_FILE = Path(__file__).resolve().parent / "data" / "ferplus_test_triplets.csv"
+
+
+def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """D_face vectors and the similarity head's outputs of every face of a split (taken as crops)."""
+    embs, sims = [], []
+    model = extractor.model
+    for i in range(0, len(split.images), batch_size):
+        crops = torch.from_numpy(split.images[i:i + batch_size]).float().div_(255).unsqueeze(1).expand(-1, 3, -1, -1)
+        from fever.preprocess import to_model_input
+
+        x = to_model_input(crops.contiguous(), extractor.preprocess)
+        with torch.inference_mode(), fever.device.autocast_for(extractor.device, extractor.precision):
+            out = model(x.contiguous(memory_format=torch.channels_last))
+        embs.append(out.embedding.float().numpy())
+        sims.append(F.normalize(out.similarity.float(), dim=1).numpy())
+    return {"embedding": np.concatenate(embs), "similarity": np.concatenate(sims)}
+
+
+def load_test_triplets(split: FerPlusSplit, path: Path = TRIPLETS_FILE) -> np.ndarray:
+    index = {name: i for i, name in enumerate(split.names)}
+    with path.open() as fh:
+        rows = list(csv.reader(fh))[1:]
+    return np.array([[index[a], index[p], index[n]] for a, p, n in rows])
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                 c: float = 10000.0, max_iter: int = 3000) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    keep_tr, keep_te = train_y >= 0, test_y >= 0
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter))
+    clf.fit(train_x[keep_tr], train_y[keep_tr])
+    pred = clf.predict(test_x[keep_te])
+    return {"accuracy": float((pred == test_y[keep_te]).mean()),
+            "macro_f1": float(f1_score(test_y[keep_te], pred, average="macro")),
+            "n_train": int(keep_tr.sum()), "n_test": int(keep_te.sum())}
+
+
+def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32") -> dict[str, Any]:
+    """Every number of the paper's Tables I-II protocol for one model."""
+    started = time.time()
+    extractor = fever.Extractor(model, device="cpu", precision=precision)
+    root = Path(data_root) / "ferplus"
+    train, test = load_split(root, "train"), load_split(root, "test")
+    vtr, vte = split_vectors(extractor, train), split_vectors(extractor, test)
+    ferplus = linear_probe(vtr["embedding"], train.majority, vte["embedding"], test.majority)
+    fer2013 = linear_probe(vtr["embedding"], train.fer2013_label, vte["embedding"], test.fer2013_label)
+    triplets = load_test_triplets(test)
+    return {
+        "model": extractor.config.name,
+        "ferplus_test_accuracy": ferplus["accuracy"],
+        "ferplus_test_macro_f1": ferplus["macro_f1"],
+        "fer2013_test_accuracy": fer2013["accuracy"],
+        "fer2013_test_macro_f1": fer2013["macro_f1"],
+        "ferplus_triplet_accuracy": triplet_accuracy(vte["embedding"], triplets),
+        "ferplus_triplet_accuracy_similarity_head": triplet_accuracy(vte["similarity"], triplets),
+        "n_triplets": len(triplets),
+        "n_ferplus_test": ferplus["n_test"],
+        "n_fer2013_test": fer2013["n_test"],
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    head = "| model | FER+ test (8 cl.) | FER2013 test (7 cl.) | FER+ triplet acc. | triplet acc. (32-d head) |"
+    lines = [head, "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['model']} | {100 * r['ferplus_test_accuracy']:.2f}% | {100 * r['fer2013_test_accuracy']:.2f}% | "
+                     f"{100 * r['ferplus_triplet_accuracy']:.2f}% | {100 * r['ferplus_triplet_accuracy_similarity_head']:.2f}% |")
+    return "\n".join(lines)
