@@ -258,11 +258,15 @@ class Trainer:
         return self.progress
 
     def _check_sync(self) -> None:
-        """Every rank hashes its weights; rank 0 writes them to sync_check.json (all must be equal)."""
+        """Every rank hashes its parameters; rank 0 writes the digests to sync_check.json (all must be equal).
+
+        BatchNorm running statistics are left out: each rank updates them on its own shard and DDP
+        broadcasts rank 0's at every forward pass, and rank 0's are the ones saved.
+        """
         import hashlib
 
-        state = self.model.state_dict()
-        digest = hashlib.sha256(b"".join(state[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(state))).hexdigest()
+        params = dict(self.model.named_parameters())
+        digest = hashlib.sha256(b"".join(params[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(params))).hexdigest()
         digests: list[str | None] = [None] * self.world
         dist.all_gather_object(digests, digest)
         if self.rank == 0:
