@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     un.add_argument("--out", required=True, help=".npy file of uint8 face crops")
     un.add_argument("--model", default="fever-student-resnet18", help="preset whose preprocessing (margin, alignment) to use")
     un.add_argument("--size", type=int, default=64, help="crop size in pixels")
+    un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
     args = parser.parse_args(argv)
     if args.command == "prepare-unlabelled":
         import dataclasses
@@ -38,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         from .unlabelled import prepare_unlabelled
 
         pre = dataclasses.replace(get_config(args.model).preprocess, input_size=args.size)
+        if args.folder:
+            import numpy as np
+
+            from .loaders import unlabelled_from_folder
+
+            faces = unlabelled_from_folder(args.folder, pre, args.size)
+            np.save(args.out, faces)
+            print(json.dumps({"folder_faces": len(faces)}))
+            return 0
         print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre), indent=2))
         return 0
     if args.command == "framing":

@@ -20,6 +20,8 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/teacher-256"
     data_root: str = "../shared/datasets"
+    train_data: str = "ferplus"                  # ferplus | folder:PATH | csv:FILE (distill.loaders)
+    valid_data: str = "ferplus"
     seed: int = 0
     epochs: int = 13                             # paper: teachers 13, student 18
     epoch_triplets: int = 28561

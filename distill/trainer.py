@@ -20,7 +20,7 @@ from fever.models import FeverModel
 from .augment import augment_batch, eval_batch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .ferplus import FerPlusSplit, load_split
+from .loaders import load_source
 from .losses import (distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss,
                      soft_cross_entropy)
 from .triplets import sample_triplets, triplet_accuracy
@@ -54,9 +54,9 @@ class Trainer:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
-        root = Path(cfg.data_root) / "ferplus"
-        self.train = load_split(root, "train")
-        self.valid = load_split(root, "valid")
+        names = self.model.config.class_names
+        self.train = load_source(cfg.train_data, "train", cfg.data_root, self.pre, names)
+        self.valid = load_source(cfg.valid_data, "valid", cfg.data_root, self.pre, names)
         self.train_dist = self.train.distributions
         self.labelled = np.flatnonzero(self.train.votes[:, :8].sum(1) > 0)
         self.val_triplets = sample_triplets(self.valid.distributions, cfg.val_triplets,
@@ -96,11 +96,13 @@ class Trainer:
         rng = np.random.default_rng([cfg.seed, step])
         trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
         lab = self._labelled_indices(step, cfg.batch_labelled)
-        faces = [self.train.images[trip.reshape(-1)], self.train.images[lab]]
+        labelled = self.train.images[np.concatenate([trip.reshape(-1), lab])]
+        x = augment_batch(labelled, self.pre, rng)
         if self.unlabelled is not None:
-            faces.append(self.unlabelled[rng.integers(0, len(self.unlabelled), cfg.batch_unlabelled)])
-            faces = [f if f.ndim == 3 else f.mean(-1).astype(np.uint8) for f in faces]
-        x = augment_batch(np.concatenate(faces), self.pre, rng)
+            # unlabelled crops may have another size than FER+'s 48 px: augmented on their own,
+            # both come out at the model's input size
+            extra = self.unlabelled[rng.integers(0, len(self.unlabelled), cfg.batch_unlabelled)]
+            x = torch.cat([x, augment_batch(extra, self.pre, rng)])
         if cfg.soft_labels:
             y = torch.from_numpy(self.train_dist[lab])
         else:

@@ -106,7 +106,7 @@ def test_student_distils_from_two_teachers(tmp_path, datasets):
         m = fever.create_model("fever-teacher-112", input_size=64, d_face=d, name=f"t{d}")
         teachers.append(str(m.save_pretrained(tmp_path / f"t{d}")))
     unl = tmp_path / "faces.npy"
-    np.save(unl, np.random.default_rng(0).integers(0, 255, (20, 48, 48), dtype=np.uint8))
+    np.save(unl, np.random.default_rng(0).integers(0, 255, (20, 64, 64), dtype=np.uint8))   # not FER's 48 px
     cfg = _tiny(tmp_path, datasets, phase="student", model="fever-student-mobilenetv3", overrides={},
                 teachers=teachers, unlabelled=[str(unl)], batch_unlabelled=4, max_steps=2)
     Trainer(cfg).run()

@@ -97,3 +97,24 @@ def test_bf16_is_close_to_fp32(tiny_model_dir, fer_crops):
     assert cosine(fp32, bf16).min() > 0.99
     with pytest.raises(ValueError, match="precision must be one of"):
         fever.Extractor(tiny_model_dir, precision="int3")
+
+
+def test_to_arrow_round_trip(extractor, fer_crops, two_face_photo):
+    from fever.parquet import embeddings
+
+    out = extractor.extract(list(fer_crops[:2]) + [two_face_photo, np.zeros((200, 200, 3), np.uint8)])
+    table = out.to_arrow()
+    assert table.num_rows == len(out) == 5
+    assert table.column("status").to_pylist() == ["ok", "ok", "ok", "ok", "no_face"]
+    back = embeddings(table)
+    assert np.array_equal(back[:4], out.vectors[:4]) and np.isnan(back[4]).all()
+    assert table.column("landmarks").to_pylist()[2] == pytest.approx(out.rows[2].landmarks.reshape(-1).tolist())
+
+
+def test_bench_reports_speed_and_bf16_faithfulness(tiny_model_dir):
+    from fever.bench import bench_crops
+
+    r = bench_crops(str(tiny_model_dir), batch_size=16, repeats=1, data_root=None, threads=None)
+    assert r["model"] == "tiny-test-student" and r["crops"] == 512
+    assert set(r["precisions"]) == {"fp32", "bf16"} and all(v["crops_per_s_median"] > 0 for v in r["precisions"].values())
+    assert 0.9 < r["bf16_vs_fp32_cosine"]["min"] <= r["bf16_vs_fp32_cosine"]["mean"] <= 1.0 + 1e-6
