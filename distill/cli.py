@@ -29,7 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     un.add_argument("--model", default="fever-student-resnet18", help="preset whose preprocessing (margin, alignment) to use")
     un.add_argument("--size", type=int, default=64, help="crop size in pixels")
     un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
+    pk = sub.add_parser("package", help="evaluate a run's best model and write a shippable folder with its card")
+    pk.add_argument("run", help="run folder (with best/, checkpoint.safetensors, train_config.json)")
+    pk.add_argument("--out", required=True)
+    pk.add_argument("--name", default=None)
+    pk.add_argument("--description", default=None)
+    pk.add_argument("--margin", type=float, default=None, help="crop margin to store (see `fever-distill framing`)")
+    pk.add_argument("--data-root", default="../shared/datasets")
     args = parser.parse_args(argv)
+    if args.command == "package":
+        import json
+
+        from .package import package
+
+        print(json.dumps(package(args.run, args.out, args.data_root, args.name, args.description, args.margin), indent=2))
+        return 0
     if args.command == "prepare-unlabelled":
         import dataclasses
         import json

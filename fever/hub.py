@@ -24,8 +24,12 @@ CARD_NAME = "README.md"
 
 
 def save_pretrained(model: FeverModel, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
-                    training: dict[str, Any] | None = None, card_template: str | None = None) -> Path:
-    """Write the three files of a Hub model folder and return the folder."""
+                    training: dict[str, Any] | None = None, card_template: str | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write the three files of a Hub model folder and return the folder.
+
+    ``dtype=torch.float16`` halves the file (floating tensors only); loading casts back to fp32.
+    """
     from safetensors.torch import save_file
 
     from . import __version__
@@ -38,6 +42,8 @@ def save_pretrained(model: FeverModel, save_directory: str | Path, *, metrics: d
     config["library"] = {"name": "fever", "version": __version__}
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(folder / WEIGHTS_NAME),
               metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__})
     card = render_model_card(cfg, metrics=metrics, training=training, template=card_template,

@@ -1,0 +1,70 @@
+"""Turn a training run into a shippable model folder: weights, config and a card with measured numbers.
+
+The card's metrics come from :func:`distill.evaluate.evaluate` run on the folder as saved (after
+the fp16 rounding of the stored weights), and its training record from the run's own checkpoint
+and config, so every figure in it is reproduced by ``fever-distill evaluate FOLDER``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+
+import fever
+
+from .evaluate import evaluate
+
+
+def training_record(run: Path) -> dict[str, Any]:
+    cfg = json.loads((run / "train_config.json").read_text())
+    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as fh:
+        progress = json.loads((fh.metadata() or {})["progress"])
+    steps_per_epoch = max(1, cfg["epoch_triplets"] // cfg["batch_triplets"])
+    batch = f"{cfg['batch_triplets']} triplets + {cfg['batch_labelled']} labelled"
+    if cfg["phase"] == "student":
+        batch += f" + {cfg['batch_unlabelled']} unlabelled"
+    return {
+        "phase": cfg["phase"] + ("" if cfg["phase"] == "teacher" else (" (distilled)" if cfg["distill"] else " (no distillation)")),
+        "weights from step": progress.get("best_step", progress["step"]),
+        "steps run so far": progress["step"],
+        "epochs run so far (of planned)": f"{progress['step'] / steps_per_epoch:.2f} of {cfg['epochs']}",
+        "wall-clock hours (2-core CPU machine shared with other work)": round(progress["elapsed_s"] / 3600, 2),
+        "optimiser": f"SGD Nesterov, momentum {cfg['momentum']}, lr {cfg['lr']}, no schedule",
+        "batch": batch,
+        "loss": f"triplet (margin {cfg['triplet_margin']}) + {cfg['alpha']} x cross-entropy"
+                + (f" + {cfg['rkd_distance']} x RKD distance + {cfg['rkd_angle']} x RKD angle" if cfg["distill"] and cfg["phase"] == "student" else ""),
+        "teachers": ", ".join(Path(t).name for t in cfg.get("teachers", [])) or "none",
+        "labelled data": cfg.get("train_data", "ferplus") + " train",
+        "unlabelled data": ", ".join(Path(u).name for u in cfg.get("unlabelled", [])) or "none",
+    }
+
+
+def package(run: str | Path, out: str | Path, data_root: str | Path, name: str | None = None,
+            description: str | None = None, margin: float | None = None, dtype: torch.dtype = torch.float16) -> dict[str, Any]:
+    run = Path(run)
+    best = fever.load(run / "best")
+    cfg = best.config
+    pre = cfg.preprocess if margin is None else replace(cfg.preprocess, margin=margin)
+    cfg = replace(cfg, name=name or cfg.name, description=description or cfg.description, preprocess=pre)
+    model = fever.FeverModel(cfg)
+    model.load_state_dict(best.state_dict())
+    record = training_record(run)
+    folder = model.save_pretrained(out, training=record, dtype=dtype)
+    results = evaluate(folder, data_root)
+    metrics = {
+        "FER+ test accuracy, 8 classes (linear probe, majority labels)": results["ferplus_test_accuracy"],
+        "FER+ test accuracy, 8 classes (linear probe without class re-weighting)": results["ferplus_test_accuracy_unweighted"],
+        "FER+ test macro-F1, 8 classes": results["ferplus_test_macro_f1"],
+        "FER2013 test accuracy, 7 classes (linear probe)": results["fer2013_test_accuracy"],
+        "FER2013 test accuracy, 7 classes (without class re-weighting)": results["fer2013_test_accuracy_unweighted"],
+        "FER+ test triplet accuracy (D_face vectors, 10,000 frozen triplets)": results["ferplus_triplet_accuracy"],
+        "FER+ test triplet accuracy (32-d similarity head)": results["ferplus_triplet_accuracy_similarity_head"],
+        "reproduce with": f"`fever-distill evaluate {folder}`",
+    }
+    reloaded = fever.load(folder)
+    reloaded.save_pretrained(folder, metrics=metrics, training=record, dtype=dtype)
+    return {"folder": str(folder), "metrics": results, "training": record}
