@@ -46,10 +46,15 @@ def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size:
 
 
 def load_test_triplets(split: FerPlusSplit, path: Path = TRIPLETS_FILE) -> np.ndarray:
-    index = {name: i for i, name in enumerate(split.names)}
+    """Rows are positions in ``test.parquet`` (FER+ repeats a few file names, so names alone are
+    ambiguous); the names stored beside them must match, or the data has changed."""
     with path.open() as fh:
-        rows = list(csv.reader(fh))[1:]
-    return np.array([[index[a], index[p], index[n]] for a, p, n in rows])
+        rows = list(csv.DictReader(fh))
+    trip = np.array([[int(r["anchor_row"]), int(r["positive_row"]), int(r["negative_row"])] for r in rows])
+    names = np.array([[r["anchor"], r["positive"], r["negative"]] for r in rows])
+    if trip.max() >= len(split.names) or (split.names[trip] != names).any():
+        raise ValueError(f"{path}: the frozen triplets do not match this FER+ test split (rows and names differ)")
+    return trip
 
 
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
