@@ -1,5 +1,6 @@
 """Every kind of bad or unusual image: read correctly, or refused with the file and the reason."""
 import os
+import shutil
 import struct
 import tempfile
 import zlib
@@ -168,6 +169,7 @@ def test_unreadable_file():
         assert message.endswith("secret.png: cannot read the file: permission denied"), message
     finally:
         os.chmod(p, 0o644)
+        shutil.rmtree(folder)
 
 
 def test_arrays_tensors_and_pil():

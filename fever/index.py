@@ -1,0 +1,303 @@
+"""Expression similarity search with faiss: find the faces that show the same expression.
+
+Vectors are L2-normalised and searched by inner product, so scores are cosine similarities.
+Kinds: ``exact`` (flat), ``ivfpq`` and ``opq-ivfpq`` (compressed, trained on a sample), ``hnsw``
+(graph, uncompressed). An index folder holds ``index.faiss``, ``ids.parquet`` and
+``manifest.json`` (model, revision, dimension, kind, count, checksums); it is written into a
+temporary folder and renamed into place, and loading verifies the checksums, so a half-written or
+damaged index never loads.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import FeverError
+
+KINDS = ("exact", "ivfpq", "opq-ivfpq", "hnsw")
+INDEX_FILE, IDS_FILE, MANIFEST_FILE = "index.faiss", "ids.parquet", "manifest.json"
+ID_COLUMNS = ("id", "path", "frame", "face", "box")
+ID_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string()), ("frame", pa.int32()), ("face", pa.int32()),
+                       ("box", pa.list_(pa.float32(), 4))])
+
+
+class FeverIndexError(FeverError):
+    """An index that cannot be built, loaded or searched as asked."""
+
+
+def _factory(kind: str, dim: int, count: int, nlist: int | None, m: int) -> str:
+    if kind == "exact":
+        return "Flat"
+    if kind == "hnsw":
+        return "HNSW32"
+    lists = nlist or int(min(65536, max(16, 4 * np.sqrt(max(count, 1)))))
+    if dim % m:
+        raise FeverIndexError(f"PQ needs the dimension ({dim}) to be a multiple of m ({m})")
+    return f"IVF{lists},PQ{m}" if kind == "ivfpq" else f"OPQ{m},IVF{lists},PQ{m}"
+
+
+def _normalise(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise FeverIndexError(f"{what} must be a 2-D array (n, dim), not shape {x.shape}")
+    if dim is not None and x.shape[1] != dim:
+        raise FeverIndexError(f"{what} have dimension {x.shape[1]}, the index has {dim}")
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise FeverIndexError(f"{what} contain NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])})")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise FeverIndexError(f"{what} contain all-zero rows, which have no direction to compare")
+    return np.ascontiguousarray(x / norms)
+
+
+def _ids_table(ids: Sequence[Any] | pa.Table | None, start: int, count: int) -> pa.Table:
+    if isinstance(ids, pa.Table):
+        table = ids
+    else:
+        values = [str(i) for i in ids] if ids is not None else [str(start + i) for i in range(count)]
+        table = pa.table({"id": values})
+    if table.num_rows != count:
+        raise FeverIndexError(f"{table.num_rows} ids for {count} vectors")
+    for field in ID_SCHEMA:
+        if field.name not in table.column_names:
+            table = table.append_column(field.name, pa.nulls(count, field.type))
+    return table.select(list(ID_COLUMNS)).cast(ID_SCHEMA)
+
+
+@dataclass
+class SearchResult:
+    """``ids[q]`` and ``scores[q]`` (cosine similarity, best first) for each query ``q``."""
+
+    ids: list[list[str]]
+    scores: np.ndarray
+    rows: np.ndarray          # positions in the index's id table
+    table: pa.Table
+
+    def neighbours(self, q: int) -> list[dict[str, Any]]:
+        return [{**self.table.slice(int(r), 1).to_pylist()[0], "score": float(s)}
+                for r, s in zip(self.rows[q], self.scores[q])]
+
+
+class Index:
+    """A faiss index of expression vectors plus the table that says whose each vector is."""
+
+    def __init__(self, dim: int, kind: str = "exact", *, model: str = "", config_hash: str = "", revision: str = "",
+                 nlist: int | None = None, m: int = 32, nprobe: int = 32, ef_search: int = 128) -> None:
+        if kind not in KINDS:
+            raise FeverIndexError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.dim, self.kind = dim, kind
+        self.model, self.config_hash, self.revision = model, config_hash, revision
+        self.nlist, self.m, self.nprobe, self.ef_search = nlist, m, nprobe, ef_search
+        self.faiss_index: Any = None
+        self.factory = ""
+        self.ids = _ids_table(None, 0, 0)
+
+    # -- building -------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: Sequence[Any] | pa.Table | None = None, kind: str = "exact",
+              train_size: int = 200_000, seed: int = 0, **kwargs: Any) -> "Index":
+        """Index ``vectors`` (n, dim); compressed kinds train their quantiser on a sample first."""
+        x = np.asarray(vectors, dtype=np.float32)
+        if x.ndim != 2 or len(x) == 0:
+            raise FeverIndexError(f"cannot build an index from an array of shape {x.shape}: need (n > 0, dim)")
+        index = cls(x.shape[1], kind, **kwargs)
+        index.train(x, train_size=train_size, seed=seed)
+        index.add(x, ids)
+        return index
+
+    @classmethod
+    def from_parquet(cls, paths: Sequence[str | Path], kind: str = "exact", **kwargs: Any) -> "Index":
+        """Build from ``fever-embed`` outputs: ids are ``path#frame#face``, rows without a face are left out."""
+        from .parquet import embeddings, read_metadata
+
+        tables, metas = [], []
+        for p in paths:
+            try:
+                tables.append(pq.read_table(p))
+                metas.append(read_metadata(p))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise FeverIndexError(f"{p}: cannot read as a fever-embed parquet file ({exc})") from None
+        hashes = {m.get("fever.config_hash") for m in metas}
+        if len(hashes) > 1:
+            raise FeverIndexError(f"the parquet files come from different models (config hashes {sorted(map(str, hashes))})")
+        table = pa.concat_tables(tables)
+        table = table.filter(pa.compute.equal(table.column("status"), "ok"))
+        if table.num_rows == 0:
+            raise FeverIndexError(f"no face vectors in {', '.join(map(str, paths))}")
+        ids = pa.table({
+            "id": [f"{p}#{f}#{c}" for p, f, c in zip(table.column("path").to_pylist(), table.column("frame").to_pylist(),
+                                                      table.column("face").to_pylist())],
+            "path": table.column("path"), "frame": table.column("frame"), "face": table.column("face"),
+            "box": table.column("box")})
+        meta = metas[0]
+        kwargs.setdefault("model", meta.get("fever.model", ""))
+        kwargs.setdefault("config_hash", meta.get("fever.config_hash", ""))
+        kwargs.setdefault("revision", meta.get("fever.revision", ""))
+        return cls.build(embeddings(table), ids, kind=kind, **kwargs)
+
+    def train(self, vectors: np.ndarray, train_size: int = 200_000, seed: int = 0) -> None:
+        import faiss
+
+        x = _normalise(vectors, self.dim, "training vectors")
+        if len(x) > train_size:
+            x = x[np.random.default_rng(seed).choice(len(x), train_size, replace=False)]
+        self.factory = _factory(self.kind, self.dim, len(vectors), self.nlist, self.m)
+        index = faiss.index_factory(self.dim, self.factory, faiss.METRIC_INNER_PRODUCT)
+        if not index.is_trained:
+            lists = int(self.factory.split("IVF")[1].split(",")[0])
+            need = max(lists, 256)  # k-means of the coarse quantiser and of the 256-entry PQ codebooks
+            if len(x) < need:
+                raise FeverIndexError(f"kind {self.kind!r} ({self.factory}) needs at least {need} vectors to train its "
+                                  f"quantiser; got {len(x)}. Use kind='exact' for small collections.")
+            index.train(x)
+        self.faiss_index = index
+        self._apply_search_params()
+
+    def _apply_search_params(self) -> None:
+        import faiss
+
+        ps = faiss.ParameterSpace()
+        if "IVF" in self.factory:
+            ps.set_index_parameter(self.faiss_index, "nprobe", self.nprobe)
+        if self.factory.startswith("HNSW"):
+            ps.set_index_parameter(self.faiss_index, "efSearch", self.ef_search)
+
+    def add(self, vectors: np.ndarray, ids: Sequence[Any] | pa.Table | None = None) -> None:
+        """Add vectors (and their ids) to a trained index; can be called again later."""
+        if self.faiss_index is None:
+            self.train(vectors)
+        x = _normalise(vectors, self.dim, "vectors to add")
+        table = _ids_table(ids, len(self), len(x))
+        self.faiss_index.add(x)
+        self.ids = pa.concat_tables([self.ids, table])
+
+    def __len__(self) -> int:
+        return 0 if self.faiss_index is None else int(self.faiss_index.ntotal)
+
+    # -- searching ------------------------------------------------------------------------------------
+    def search(self, queries: Any, k: int = 10, model: Any = None) -> SearchResult:
+        """Nearest neighbours of query vectors (a 1-D or 2-D float array), or of images (paths, PIL
+        images, uint8 arrays) embedded with the index's model; :meth:`search_images` is explicit."""
+        if len(self) == 0:
+            raise FeverIndexError("the index is empty: add vectors before searching")
+        if not 1 <= k <= len(self):
+            raise FeverIndexError(f"k={k} must be between 1 and the number of vectors in the index ({len(self)})")
+        vectors = queries if _is_vector_array(queries) else self.embed_queries(queries, model)
+        x = _normalise(vectors, self.dim, "queries")
+        scores, rows = self.faiss_index.search(x, k)
+        flat = self.ids.column("id").to_pylist()
+        return SearchResult([[flat[r] if r >= 0 else "" for r in row] for row in rows], scores, rows, self.ids)
+
+    def search_images(self, images: Any, k: int = 10, model: Any = None) -> SearchResult:
+        return self.search(self.embed_queries(images, model), k)
+
+    def embed_queries(self, images: Any, model: Any = None) -> np.ndarray:
+        """Embed query images with the index's own model (refusing another)."""
+        from .extractor import Extractor
+
+        extractor = model if isinstance(model, Extractor) else Extractor(model or self.model)
+        self.check_model(extractor)     # before spending time on extraction
+        return self.embed_queries_from(extractor.extract(images), extractor)
+
+    def check_model(self, extractor: Any) -> None:
+        got = extractor.config.config_hash()
+        if self.config_hash and got != self.config_hash:
+            raise FeverIndexError(f"the index was built with model {self.model!r} (config {self.config_hash}); "
+                                  f"queries were embedded with {extractor.config.name!r} (config {got}). "
+                                  "Use the index's model for queries.")
+
+    def embed_queries_from(self, result: Any, extractor: Any) -> np.ndarray:
+        """The face vectors of an :class:`~fever.Extraction`, after checking its model is the index's."""
+        self.check_model(extractor)
+        if not result.ok.any():
+            raise FeverIndexError("no face found in the query images: " + "; ".join(r.error or "" for r in result.rows))
+        return result.vectors[result.ok]
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        from . import __version__
+
+        return {"format": "fever-index", "version": 1, "fever_version": __version__, "model": self.model,
+                "revision": self.revision, "config_hash": self.config_hash, "dim": self.dim, "kind": self.kind,
+                "factory": self.factory, "count": len(self), "nprobe": self.nprobe, "ef_search": self.ef_search,
+                "m": self.m, "nlist": self.nlist}
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the folder atomically: a reader sees the old index or the new one, never a mix."""
+        import faiss
+
+        if self.faiss_index is None:
+            raise FeverIndexError("nothing to save: the index was never trained or filled")
+        target = Path(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        faiss.write_index(self.faiss_index, str(tmp / INDEX_FILE))
+        pq.write_table(self.ids, tmp / IDS_FILE)
+        manifest = self.manifest()
+        manifest["checksums"] = {name: _sha256(tmp / name) for name in (INDEX_FILE, IDS_FILE)}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old)
+        return target
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Index":
+        import faiss
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FeverIndexError(f"{folder}: no such index folder")
+        for name in (MANIFEST_FILE, INDEX_FILE, IDS_FILE):
+            if not (folder / name).is_file():
+                raise FeverIndexError(f"{folder / name}: missing; the index folder is incomplete (build it again)")
+        try:
+            manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        except json.JSONDecodeError as exc:
+            raise FeverIndexError(f"{folder / MANIFEST_FILE}: not valid JSON ({exc})") from None
+        if manifest.get("format") != "fever-index":
+            raise FeverIndexError(f"{folder / MANIFEST_FILE}: not a fever index manifest")
+        for name, digest in manifest.get("checksums", {}).items():
+            if _sha256(folder / name) != digest:
+                raise FeverIndexError(f"{folder / name}: checksum does not match the manifest (corrupt or changed file)")
+        index = cls(manifest["dim"], manifest["kind"], model=manifest["model"], config_hash=manifest["config_hash"],
+                    revision=manifest["revision"], nlist=manifest["nlist"], m=manifest["m"], nprobe=manifest["nprobe"],
+                    ef_search=manifest["ef_search"])
+        index.factory = manifest["factory"]
+        index.faiss_index = faiss.read_index(str(folder / INDEX_FILE))
+        index.ids = pq.read_table(folder / IDS_FILE)
+        if len(index) != manifest["count"] or index.ids.num_rows != manifest["count"] or index.faiss_index.d != index.dim:
+            raise FeverIndexError(f"{folder}: the index, the id table and the manifest disagree on size or dimension")
+        index._apply_search_params()
+        return index
+
+
+def _is_vector_array(queries: Any) -> bool:
+    """1-D and 2-D float arrays are vectors (their dimension is then checked); anything else,
+    including uint8 arrays and lists of paths, is taken as images."""
+    return isinstance(queries, np.ndarray) and queries.dtype.kind == "f" and queries.ndim in (1, 2)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
