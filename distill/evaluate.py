@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import fever
 
 from .ferplus import FerPlusSplit, load_split
-from .triplets import triplet_accuracy
+from probes.metrics import triplet_accuracy
 
 TRIPLETS_FILE = Path(__file__).resolve().parent / "data" / "ferplus_test_triplets.csv"
 

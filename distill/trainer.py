@@ -23,7 +23,9 @@ from .config import TrainConfig
 from .loaders import load_source
 from .losses import (distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss,
                      soft_cross_entropy)
-from .triplets import sample_triplets, triplet_accuracy
+from probes.metrics import triplet_accuracy
+
+from .triplets import sample_triplets
 
 STEP_FIELDS = ["step", "epoch", "loss", "triplet", "ce", "rkd_distance", "rkd_angle", "lr", "img_per_s", "elapsed_s"]
 EPOCH_FIELDS = ["epoch", "step", "val_accuracy", "val_triplet_accuracy", "val_score", "elapsed_s"]

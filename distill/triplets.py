@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 DEFAULT_MARGIN = 0.3
 
 
@@ -39,11 +40,3 @@ def sample_triplets(distributions: np.ndarray, count: int, rng: np.random.Genera
         out.append(trip)
         have += len(trip)
     return np.concatenate(out)[:count]
-
-
-def triplet_accuracy(embeddings: np.ndarray, triplets: np.ndarray) -> float:
-    """Share of triplets whose similar pair is closer (L2) than both pairs with the odd one out."""
-    a, p, n = embeddings[triplets[:, 0]], embeddings[triplets[:, 1]], embeddings[triplets[:, 2]]
-    d_ap = np.linalg.norm(a - p, axis=1)
-    ok = (d_ap < np.linalg.norm(a - n, axis=1)) & (d_ap < np.linalg.norm(p - n, axis=1))
-    return float(ok.mean())
