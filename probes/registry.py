@@ -54,4 +54,4 @@ def create(name: str, **params: Any) -> Probe:
 
 
 def _load_builtins() -> None:
-    from . import logistic  # noqa: F401  (registers itself)
+    from . import blstm_clip, logistic, lstm_va, multitask  # noqa: F401  (each registers itself)

@@ -1,0 +1,63 @@
+"""Shared plumbing of the PyTorch probes: state <-> arrays, early stopping, sequence splits."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .base import ProbeError, check_vectors
+
+
+def module_state(module: torch.nn.Module, prefix: str = "net.") -> dict[str, np.ndarray]:
+    return {prefix + k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def load_module_state(module: torch.nn.Module, arrays: dict[str, np.ndarray], prefix: str = "net.") -> None:
+    module.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)})
+
+
+class EarlyStopping:
+    """Keeps the best state by a validation score (higher is better); stops after ``patience`` epochs
+    without improvement."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best = -np.inf
+        self.best_state: dict[str, Any] | None = None
+        self.best_epoch = -1
+        self.bad_epochs = 0
+
+    def update(self, score: float, module: torch.nn.Module, epoch: int) -> bool:
+        """Record this epoch; True when training should stop."""
+        if score > self.best:
+            self.best, self.best_epoch, self.bad_epochs = score, epoch, 0
+            self.best_state = copy.deepcopy(module.state_dict())
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+
+def check_sequences(X: Sequence[Any], dim: int | None = None, min_length: int = 1,
+                    what: str = "sequences") -> list[np.ndarray]:
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        X = [X]
+    seqs = [check_vectors(x, dim, f"{what}[{i}]") for i, x in enumerate(X)]
+    if not seqs:
+        raise ProbeError(f"no {what} given")
+    dims = {s.shape[1] for s in seqs}
+    if len(dims) > 1:
+        raise ProbeError(f"{what} have different dimensions {sorted(dims)}")
+    short = [i for i, s in enumerate(seqs) if len(s) < min_length]
+    if short:
+        raise ProbeError(f"{what}[{short[0]}] has {len(seqs[short[0]])} frames, shorter than the {min_length} this probe needs "
+                         f"({len(short)} such sequences); drop them or lower the window/clip length")
+    return seqs
+
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence indices for training and validation (at least one each when n >= 2)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * fraction))) if n >= 2 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
