@@ -76,6 +76,12 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, t
 
 def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32") -> dict[str, Any]:
     """Every number of the paper's Tables I-II protocol for one model."""
+    return evaluate_with_vectors(model, data_root, precision)[0]
+
+
+def evaluate_with_vectors(model: str | Path | "fever.FeverModel", data_root: str | Path,
+                          precision: str = "fp32") -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`evaluate`, also returning the FER+ train/test vectors and labels it computed."""
     started = time.time()
     extractor = fever.Extractor(model, device="cpu", precision=precision)
     root = Path(data_root) / "ferplus"
@@ -88,6 +94,8 @@ def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, prec
     ferplus_unw = linear_probe(vtr["embedding"], train.majority, vte["embedding"], test.majority, balanced=False)
     fer2013_unw = linear_probe(vtr["embedding"], train.fer2013_label, vte["embedding"], test.fer2013_label, balanced=False)
     triplets = load_test_triplets(test)
+    data = {"train": vtr["embedding"], "test": vte["embedding"], "train_labels": train.majority,
+            "test_labels": test.majority, "class_names": list(extractor.config.class_names)}
     return {
         "model": extractor.config.name,
         "ferplus_test_accuracy": ferplus["accuracy"],
@@ -102,7 +110,7 @@ def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, prec
         "n_ferplus_test": ferplus["n_test"],
         "n_fer2013_test": fer2013["n_test"],
         "seconds": round(time.time() - started, 1),
-    }
+    }, data
 
 
 def pct(value: float) -> str:

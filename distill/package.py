@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 import fever
 
-from .evaluate import evaluate
+from .evaluate import evaluate_with_vectors
 
 
 def training_record(run: Path) -> dict[str, Any]:
@@ -43,6 +43,22 @@ def training_record(run: Path) -> dict[str, Any]:
     }
 
 
+def fit_expression_probe(folder: Path, vectors: dict[str, Any]) -> dict[str, Any]:
+    """The ``logistic`` probe that ``fever.analyze`` uses: fitted on the model's FER+ train vectors
+    (8 classes, majority labels, classes re-weighted as in the paper), scored on FER+ test."""
+    import numpy as np
+
+    import probes
+
+    names = np.asarray(vectors["class_names"])
+    tr, te = vectors["train_labels"] >= 0, vectors["test_labels"] >= 0
+    probe = probes.create("logistic").fit(vectors["train"][tr], names[vectors["train_labels"][tr]])
+    probe.save(Path(folder) / "probes" / "logistic")
+    report = probe.report(vectors["test"][te], names[vectors["test_labels"][te]])
+    return {"bundled expression probe (fever.analyze): FER+ test accuracy": report["accuracy"],
+            "bundled expression probe: FER+ test macro-F1": report["macro_f1"]}
+
+
 def package(run: str | Path, out: str | Path, data_root: str | Path, name: str | None = None,
             description: str | None = None, margin: float | None = None, dtype: torch.dtype = torch.float16) -> dict[str, Any]:
     run = Path(run)
@@ -54,7 +70,8 @@ def package(run: str | Path, out: str | Path, data_root: str | Path, name: str |
     model.load_state_dict(best.state_dict())
     record = training_record(run)
     folder = model.save_pretrained(out, training=record, dtype=dtype)
-    results = evaluate(folder, data_root)
+    results, vectors = evaluate_with_vectors(folder, data_root)
+    probe_metrics = fit_expression_probe(folder, vectors)
     metrics = {
         "FER+ test accuracy, 8 classes (linear probe, majority labels)": results["ferplus_test_accuracy"],
         "FER+ test accuracy, 8 classes (linear probe without class re-weighting)": results["ferplus_test_accuracy_unweighted"],
@@ -63,6 +80,7 @@ def package(run: str | Path, out: str | Path, data_root: str | Path, name: str |
         "FER2013 test accuracy, 7 classes (without class re-weighting)": results["fer2013_test_accuracy_unweighted"],
         "FER+ test triplet accuracy (D_face vectors, 10,000 frozen triplets)": results["ferplus_triplet_accuracy"],
         "FER+ test triplet accuracy (32-d similarity head)": results["ferplus_triplet_accuracy_similarity_head"],
+        **probe_metrics,
         "reproduce with": f"`fever-distill evaluate {folder}`",
     }
     reloaded = fever.load(folder)

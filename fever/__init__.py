@@ -7,6 +7,7 @@
 """
 __version__ = "0.1.0"
 
+from .analyze import Analysis, analyze
 from .errors import FeverError, InputError, ModelLoadError, OfflineError
 from .extractor import DEFAULT_MODEL, Extractor, extract, extract_video, get_extractor
 from .hub import load, save_pretrained
@@ -14,6 +15,6 @@ from .models import FeverModel, ModelConfig, create_model, list_models
 from .preprocess import PreprocessConfig
 from .result import Extraction, Row
 
-__all__ = ["DEFAULT_MODEL", "Extraction", "Extractor", "FeverError", "FeverModel", "InputError", "ModelConfig",
-           "ModelLoadError", "OfflineError", "PreprocessConfig", "Row", "__version__", "create_model", "extract",
+__all__ = ["Analysis", "DEFAULT_MODEL", "Extraction", "Extractor", "FeverError", "FeverModel", "InputError", "ModelConfig",
+           "ModelLoadError", "OfflineError", "PreprocessConfig", "Row", "__version__", "analyze", "create_model", "extract",
            "extract_video", "get_extractor", "list_models", "load", "save_pretrained"]

@@ -178,5 +178,6 @@ def load(name_or_path: str | Path, revision: str | None = None, cache_dir: str |
     check_weights_fit(model, tensors, metadata, folder)
     model.load_state_dict(tensors, strict=True)
     model.source = source  # type: ignore[attr-defined]
+    model.folder = folder  # type: ignore[attr-defined]
     model.revision = revision or metadata.get("fever_version", "")  # type: ignore[attr-defined]
     return model.to(device).eval()
