@@ -136,3 +136,18 @@ def test_cli_build_query_and_contact_sheet(tmp_path, tiny_model_dir, capsys):
     assert capsys.readouterr().out.count("| 1 | 1.0000 |") == 8                              # every vector finds itself
     assert index_main(["query", str(tmp_path / "missing"), str(query)]) == 1
     assert "missing: no such index folder" in capsys.readouterr().err
+
+
+def test_scale_benchmark_pieces():
+    from fever.bench_index import scale, synthetic_collection
+
+    rng = np.random.default_rng(0)
+    real = (rng.normal(size=(500, 16)) + 3 * rng.normal(size=(1, 16))).astype(np.float32)
+    col = synthetic_collection(real, 2000)
+    assert col.shape == (2000, 16) and np.allclose(np.linalg.norm(col, axis=1), 1, atol=1e-5)
+    assert np.allclose(col[:500], real / np.linalg.norm(real, axis=1, keepdims=True), atol=1e-6)   # the real ones first
+    rows = scale(col[50:], col[:50], ["exact", "hnsw"])
+    by_kind = {r["kind"].split(" (")[0]: r for r in rows}
+    assert set(by_kind) == {"numpy brute force", "exact", "hnsw"}
+    assert by_kind["exact"]["recall_at_10"] == 1.0 and by_kind["exact"]["bytes_per_vector"] >= 16 * 4
+    assert by_kind["hnsw"]["recall_at_10"] > 0.8

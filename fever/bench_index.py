@@ -1,0 +1,157 @@
+"""Similarity-search benchmarks (issue: expression search with faiss).
+
+``quality``: precision@10 of same-class neighbours on FER+ test (majority labels) and triplet
+accuracy on the frozen FER+ test triplets, for each index kind, with a model's real vectors.
+
+``scale``: N vectors of dimension D made from real ones: the real vectors (FER+ and any
+fever-embed parquet files given) are L2-normalised, a diagonal Gaussian mixture (64 components) is
+fitted to them, and the collection is filled up to N with samples from it (renormalised). For
+each kind: build time, bytes per vector (size of the saved index file / N), latency p50/p99 of
+single queries and per query in batches of 1000, and recall@10 against exact search; a plain
+numpy brute force is timed in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .index import Index
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    from distill.evaluate import split_vectors
+    from distill.ferplus import load_split
+
+    from .extractor import Extractor
+
+    s = load_split(data_root / "ferplus", split)
+    return split_vectors(Extractor(model, device="cpu"), s)["embedding"], s.majority, s
+
+
+def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[str, Any]]:
+    from distill.evaluate import load_test_triplets
+    from probes.metrics import triplet_accuracy
+
+    vectors, labels, split = ferplus_vectors(model, data_root, "test")
+    keep = labels >= 0
+    x, y = vectors[keep], labels[keep]
+    triplets = load_test_triplets(split)
+    rows = []
+    for kind in kinds:
+        index = Index.build(x, kind=kind, m=32, nlist=64)
+        res = index.search(x, k=11)
+        neighbours = res.rows[:, 1:]                               # drop the query itself
+        precision = float((y[neighbours] == y[:, None]).mean())
+        rows.append({"kind": kind, "precision_at_10": precision, "n": int(len(x))})
+    rows.append({"kind": "triplet accuracy (L2, exact vectors)", "triplet_accuracy": triplet_accuracy(vectors, triplets)})
+    return rows
+
+
+def synthetic_collection(real: np.ndarray, total: int, seed: int = 0) -> np.ndarray:
+    from sklearn.mixture import GaussianMixture
+
+    real = _normalise(real)
+    gmm = GaussianMixture(n_components=64, covariance_type="diag", random_state=seed, max_iter=50).fit(real)
+    extra, _ = gmm.sample(max(0, total - len(real)))
+    return np.concatenate([real, _normalise(extra.astype(np.float32))])[:total]
+
+
+def _timed(fn, repeat: int = 1) -> tuple[Any, float]:
+    start = time.perf_counter()
+    for _ in range(repeat):
+        out = fn()
+    return out, (time.perf_counter() - start) / repeat
+
+
+def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int = 10) -> list[dict[str, Any]]:
+    import faiss
+
+    exact = faiss.IndexFlatIP(collection.shape[1])
+    exact.add(collection)
+    _, truth = exact.search(queries, k)
+    rows = []
+
+    def numpy_search(q: np.ndarray) -> np.ndarray:
+        scores = q @ collection.T
+        return np.argpartition(-scores, k, axis=1)[:, :k]
+
+    _, t_batch = _timed(lambda: numpy_search(queries[:100]))
+    singles = [_timed(lambda i=i: numpy_search(queries[i:i + 1]))[1] for i in range(20)]
+    rows.append({"kind": "numpy brute force", "build_s": 0.0, "bytes_per_vector": collection.shape[1] * 4,
+                 "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
+                 "batched_ms_per_query": 1000 * t_batch / 100, "recall_at_10": 1.0})
+    for kind in kinds:
+        index = Index(collection.shape[1], kind, m=32, nprobe=64 if kind != "exact" else 32)
+        _, build = _timed(lambda: (index.train(collection), index.faiss_index.add(collection)))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "x.faiss"
+            faiss.write_index(index.faiss_index, str(path))
+            size = path.stat().st_size
+        (_, found), t_batch = _timed(lambda: index.faiss_index.search(queries, k))
+        singles = [_timed(lambda i=i: index.faiss_index.search(queries[i:i + 1], k))[1] for i in range(200)]
+        recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth)]))
+        rows.append({"kind": f"{kind} ({index.factory})", "build_s": build, "bytes_per_vector": size / len(collection),
+                     "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
+                     "batched_ms_per_query": 1000 * t_batch / len(queries), "recall_at_10": recall})
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        cells = [f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fever-bench-index", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=("quality", "scale"))
+    p.add_argument("--model", default=None)
+    p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--kinds", default="exact,ivfpq,opq-ivfpq,hnsw")
+    p.add_argument("--vectors", nargs="*", type=Path, default=[], help="extra fever-embed parquet files of real vectors (scale)")
+    p.add_argument("--total", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=1000)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    kinds = args.kinds.split(",")
+    if args.what == "quality":
+        rows = quality(args.model, args.data_root, kinds)
+    else:
+        from .parquet import embeddings
+
+        import pyarrow.parquet as pq
+
+        real = [ferplus_vectors(args.model, args.data_root, s)[0] for s in ("train", "valid", "test")]
+        for f in args.vectors:
+            v = embeddings(pq.read_table(f))
+            real.append(v[np.isfinite(v).all(axis=1)])
+        real_x = np.concatenate(real)
+        rng = np.random.default_rng(1)
+        collection = synthetic_collection(real_x, args.total + args.queries)
+        order = rng.permutation(len(collection))
+        queries, collection = collection[order[:args.queries]], collection[order[args.queries:]]
+        print(f"{len(real_x)} real vectors, extended to {len(collection)} (+{len(queries)} held-out queries)")
+        rows = scale(collection, queries, kinds)
+    print(_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
