@@ -11,10 +11,11 @@ from .analyze import Analysis, analyze
 from .errors import FeverError, InputError, ModelLoadError, OfflineError
 from .extractor import DEFAULT_MODEL, Extractor, extract, extract_video, get_extractor
 from .hub import load, save_pretrained
+from .index import FeverIndexError, Index
 from .models import FeverModel, ModelConfig, create_model, list_models
 from .preprocess import PreprocessConfig
 from .result import Extraction, Row
 
 __all__ = ["Analysis", "DEFAULT_MODEL", "Extraction", "Extractor", "FeverError", "FeverModel", "InputError", "ModelConfig",
-           "ModelLoadError", "OfflineError", "PreprocessConfig", "Row", "__version__", "analyze", "create_model", "extract",
+           "FeverIndexError", "Index", "ModelLoadError", "OfflineError", "PreprocessConfig", "Row", "__version__", "analyze", "create_model", "extract",
            "extract_video", "get_extractor", "list_models", "load", "save_pretrained"]
