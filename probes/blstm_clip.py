@@ -19,7 +19,7 @@ from torch import nn
 from .base import Probe, ProbeError
 from .metrics import s_metric
 from .registry import register
-from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, validation_split
+from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, train_validation
 
 
 class _ClipNet(nn.Module):
@@ -46,15 +46,8 @@ class BlstmClipProbe(Probe):
         if self.loss not in ("softmax", "sigmoid"):
             raise ProbeError(f"loss must be 'softmax' or 'sigmoid', not {self.loss!r}")
         seqs = check_sequences(X, min_length=self.clip, what="videos")
-        labels = self._check_labels(seqs, y)
-        if X_val is None:
-            tr, va = validation_split(len(seqs), self.val_fraction, self.seed)
-            if len(va) == 0:
-                raise ProbeError("blstm-clip needs validation data: pass X_val/y_val or at least 2 videos")
-            X_val, y_val = [seqs[i] for i in va], [labels[i] for i in va]
-            seqs, labels = [seqs[i] for i in tr], [labels[i] for i in tr]
-        vseqs = check_sequences(X_val, seqs[0].shape[1], 1, "validation videos")
-        vlabels = self._check_labels(vseqs, y_val)
+        seqs, labels, vseqs, vlabels = train_validation(seqs, self._check_labels(seqs, y), X_val, y_val, self._check_labels,
+                                                        self.val_fraction, self.seed, "blstm-clip", "videos")
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.dim_ = seqs[0].shape[1]

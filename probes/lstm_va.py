@@ -19,7 +19,7 @@ from torch import nn
 from .base import Probe, ProbeError
 from .metrics import ccc
 from .registry import register
-from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, validation_split
+from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, train_validation
 
 
 class _VANet(nn.Module):
@@ -67,15 +67,9 @@ class LstmVAProbe(Probe):
     def fit(self, X: Sequence[Any], y: Sequence[Any], X_val: Sequence[Any] | None = None,
             y_val: Sequence[Any] | None = None) -> "LstmVAProbe":
         seqs = check_sequences(X, min_length=2)
-        targets = self._check_targets(seqs, y)
-        if X_val is None:
-            tr, va = validation_split(len(seqs), self.val_fraction, self.seed)
-            if len(va) == 0:
-                raise ProbeError("lstm-va needs validation data: pass X_val/y_val or at least 2 sequences")
-            X_val, y_val = [seqs[i] for i in va], [targets[i] for i in va]
-            seqs, targets = [seqs[i] for i in tr], [targets[i] for i in tr]
-        vseqs = check_sequences(X_val, seqs[0].shape[1], 2, "validation sequences")
-        vtargets = self._check_targets(vseqs, y_val)
+        seqs, targets, vseqs, vtargets = train_validation(seqs, self._check_targets(seqs, y), X_val, y_val,
+                                                          self._check_targets, self.val_fraction, self.seed, "lstm-va",
+                                                          "sequences", min_length=2)
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.dim_ = seqs[0].shape[1]

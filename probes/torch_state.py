@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -61,3 +61,17 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, int(round(n * fraction))) if n >= 2 else 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def train_validation(seqs: list[np.ndarray], targets: list[np.ndarray], X_val: Sequence[Any] | None, y_val: Any,
+                     check_targets: Callable[[list[np.ndarray], Any], list[np.ndarray]], fraction: float, seed: int,
+                     probe: str, what: str, min_length: int = 1):
+    """(train seqs, train targets, validation seqs, validation targets): the given validation data,
+    checked like the training data, or a split of whole sequences when none is given."""
+    if X_val is None:
+        tr, va = validation_split(len(seqs), fraction, seed)
+        if len(va) == 0:
+            raise ProbeError(f"{probe} needs validation data: pass X_val/y_val or at least 2 {what}")
+        return [seqs[i] for i in tr], [targets[i] for i in tr], [seqs[i] for i in va], [targets[i] for i in va]
+    vseqs = check_sequences(X_val, seqs[0].shape[1], min_length, f"validation {what}")
+    return seqs, targets, vseqs, check_targets(vseqs, y_val)
