@@ -58,7 +58,8 @@ class Extractor:
 
     def __init__(self, model: str | Path | FeverModel | None = None, device: str | torch.device = "auto",
                  precision: str = "fp32", min_face_size: int = 20, detection_threshold: float = 0.9,
-                 revision: str | None = None, local_files_only: bool | None = None) -> None:
+                 revision: str | None = None, local_files_only: bool | None = None, backend: str = "torch",
+                 onnx_file: str | Path | None = None) -> None:
         from .hub import load
 
         self.device = resolve_device(device)
@@ -76,6 +77,26 @@ class Extractor:
         self.min_face_size = min_face_size
         self.detection_threshold = detection_threshold
         self._detector = None
+        self.backend = backend
+        self.onnx = self._load_onnx(onnx_file) if backend == "onnx" else None
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+
+    def _load_onnx(self, onnx_file: str | Path | None):
+        """The exported graph of this very model (the config hash in its metadata must match)."""
+        from .errors import ModelLoadError
+        from .export import ONNX_NAME, OnnxEmbedder
+
+        folder = getattr(self.model, "folder", None)
+        path = Path(onnx_file) if onnx_file else (Path(folder) / ONNX_NAME if folder else None)
+        if path is None or not path.is_file():
+            raise ModelLoadError(f"{path or ONNX_NAME}: no ONNX export of {self.config.name}; create it with "
+                                 f"`fever-export onnx MODEL --out {path or ONNX_NAME}` or pass onnx_file=")
+        embedder = OnnxEmbedder(path)
+        if embedder.config_hash and embedder.config_hash != self.config.config_hash():
+            raise ModelLoadError(f"{path}: exported from config {embedder.config_hash}, the model has "
+                                 f"{self.config.config_hash()}; export this model again")
+        return embedder
 
     @property
     def dim(self) -> int:
@@ -99,8 +120,11 @@ class Extractor:
             x = to_model_input(crops[start:start + batch_size], self.preprocess).to(self.device)
             if self.device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast_for(self.device, self.precision):
-                v = self.model.embed(x)
+            if self.onnx is not None:
+                v = self.onnx(x)
+            else:
+                with autocast_for(self.device, self.precision):
+                    v = self.model.embed(x)
             v = v.float()
             if normalize:
                 v = F.normalize(v, dim=1)
@@ -323,14 +347,14 @@ def get_extractor(model: str | Path | FeverModel | None = None, device: str = "a
 
 def extract(images: Any, model: str | Path | FeverModel | None = None, *, faces: str = "auto", batch_size: int = 64,
             num_workers: int = 0, show_progress_bar: bool | None = None, normalize: bool = False,
-            device: str = "auto", precision: str = "fp32") -> Extraction:
+            device: str = "auto", precision: str = "fp32", backend: str = "torch") -> Extraction:
     """Expression vectors of every face in ``images`` (see :meth:`Extractor.extract`).
 
     >>> import fever
     >>> out = fever.extract(["photo.jpg"], normalize=True)   # doctest: +SKIP
     >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
     """
-    return get_extractor(model, device, precision).extract(
+    return get_extractor(model, device, precision, **({"backend": backend} if backend != "torch" else {})).extract(
         images, faces=faces, batch_size=batch_size, num_workers=num_workers,
         show_progress_bar=show_progress_bar, normalize=normalize)
 
