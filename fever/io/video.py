@@ -33,9 +33,24 @@ class VideoInfo:
     codec: str
 
 
-def _open(path: str | Path):
+def is_stream(source: str | Path | int) -> bool:
+    """Camera indices, device files and URLs are streams: opened as they are, no file checks."""
+    text = str(source)
+    return isinstance(source, int) or text.isdigit() or text.startswith("/dev/video") or "://" in text
+
+
+def _open(path: str | Path | int):
     import av
 
+    if is_stream(path):
+        text = str(path)
+        try:
+            if text.isdigit() or text.startswith("/dev/video"):
+                device = f"/dev/video{text}" if text.isdigit() else text
+                return av.open(device, format="v4l2")
+            return av.open(text, timeout=10)
+        except Exception as exc:
+            raise InputError(text, f"cannot open the camera or stream ({type(exc).__name__}: {exc})") from None
     p = Path(path)
     if not p.exists():
         raise InputError(p, "file not found")
