@@ -76,7 +76,11 @@ def bench_crops(model: str | None, batch_size: int, repeats: int, data_root: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fever-bench", description=__doc__)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["suite"]:
+        return suite_main(argv[1:])
+    p = argparse.ArgumentParser(prog="fever-bench", description=__doc__ + "\n`fever-bench suite --help`: the full comparison.")
     p.add_argument("--model", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeats", type=int, default=5)
@@ -91,6 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     for name, v in r["precisions"].items():
         print(f"| {name} | {v['crops_per_s_median']:.0f} |")
     print(f"bf16 vs fp32 cosine: min {r['bf16_vs_fp32_cosine']['min']:.5f}, mean {r['bf16_vs_fp32_cosine']['mean']:.5f}")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2))
+    return 0
+
+
+
+
+def suite_main(argv: list[str]) -> int:
+    from .bench_suite import print_suite, suite
+
+    p = argparse.ArgumentParser(prog="fever-bench suite")
+    p.add_argument("--model", default=None)
+    p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max-frames", type=int, default=60, help="frames per video for the end-to-end figures")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    r = suite(args.model, args.data_root, args.repeats, max_frames=args.max_frames)
+    print_suite(r)
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))
     return 0
