@@ -118,3 +118,16 @@ def test_bench_reports_speed_and_bf16_faithfulness(tiny_model_dir):
     assert r["model"] == "tiny-test-student" and r["crops"] == 512
     assert set(r["precisions"]) == {"fp32", "bf16"} and all(v["crops_per_s_median"] > 0 for v in r["precisions"].values())
     assert 0.9 < r["bf16_vs_fp32_cosine"]["min"] <= r["bf16_vs_fp32_cosine"]["mean"] <= 1.0 + 1e-6
+
+
+def test_bundled_default_model_and_probe(fer_crops):
+    assert fever.DEFAULT_MODEL in fever.list_models(pretrained=True)
+    model = fever.load(fever.DEFAULT_MODEL)
+    assert model.source == f"bundled:{fever.DEFAULT_MODEL}" and model.config.preprocess.margin == -0.05
+    out = fever.extract(fer_crops, device="cpu")            # no model argument: the bundled default
+    assert out.model_name == fever.DEFAULT_MODEL and out.vectors.shape == (len(fer_crops), 256)
+    analysis = fever.analyze(fer_crops, device="cpu")
+    assert analysis.classes == sorted(fever.models.EXPRESSION_CLASSES)
+    # the shipped probe reads the clear-cut happy face (10 of 10 votes) as happiness
+    happy = [i for i, p in enumerate(fer_crops) if "happiness" in p.name][0]
+    assert analysis.expressions[happy] == "happiness"
