@@ -28,6 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("vectors", type=Path)
     pr.add_argument("--out", required=True, type=Path)
     sub.add_parser("list")
+    if argv is None:
+        import sys as _sys
+
+        argv = _sys.argv[1:]
+    if argv[:1] == ["experiment"]:
+        from .experiments import main as experiment_main
+
+        return experiment_main(argv[1:])
     args = p.parse_args(argv)
     import numpy as np
     import pyarrow as pa
