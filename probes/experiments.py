@@ -10,8 +10,9 @@ per-frame baseline (ridge / logistic regression on the current vector).
 ``videos``: the real videos -> tracks -> vectors -> per-frame valence/arousal (``lstm-va`` from the
 temporal experiment) and expression probabilities (the model's shipped probe) -> parquet.
 
-``multitask``: UTKFace (de-duplicated, split by file with a fixed seed) gender/race/age bins plus
-FER+ emotion on the model's vectors; per-head test accuracy.
+``multitask``: UTKFace (de-duplicated, split by file with a fixed seed) gender (2), race (5) and
+paper 001's age bins, plus FER+ emotion (8), on the model's vectors; per-head test accuracy next to
+paper 001's RAF-DB table.
 """
 from __future__ import annotations
 
@@ -106,14 +107,80 @@ def videos(model: str | None, data_root: Path, va_probe: Any, out: Path, fps: fl
     return {"rows": len(columns["path"]), "faces_per_video": counts, "out": str(out)}
 
 
+PAPER_001_RAF_DB = {"emotion": 0.793, "gender": 0.783, "race": 0.861, "age": 0.748}
+
+
+def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTKFace vectors (the biggest detected face, or the whole 200 px crop when MTCNN finds none),
+    labels (gender, race, age in years) and the split of each row."""
+    from distill.utkface import load_utkface
+    from fever.extractor import Extractor
+
+    utk = load_utkface(data_root)
+    n = len(utk.names) if limit is None else min(limit, len(utk.names))
+    ex = Extractor(model, device="cpu")
+    images = [utk.image(i) for i in range(n)]
+    detected = ex.extract(images, faces="detect")
+    vectors = np.full((n, ex.dim), np.nan, np.float32)
+    best: dict[int, float] = {}
+    for row, vec in zip(detected.rows, detected.vectors):
+        if row.status == "ok" and row.score > best.get(row.input_index, -1):
+            best[row.input_index] = row.score
+            vectors[row.input_index] = vec
+    missing = [i for i in range(n) if i not in best]
+    if missing:
+        vectors[missing] = ex.extract([images[i] for i in missing], faces="crop").vectors
+    labels = np.stack([utk.gender[:n], utk.race[:n], utk.age[:n]], axis=1)
+    return vectors, labels, utk.split[:n]
+
+
+def multitask(model: str | None, data_root: Path, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """UTKFace gender (2), race (5), age bins (paper 001's) + FER+ emotion (8), one multi-task probe."""
+    from distill.evaluate import split_vectors
+    from distill.ferplus import load_split
+    from fever.extractor import Extractor
+
+    import probes
+    from probes.multitask import age_to_bin
+
+    vec, lab, split = utkface_vectors(model, data_root, limit)
+    utk_y = np.stack([np.full(len(vec), -1), lab[:, 0], lab[:, 1], age_to_bin(lab[:, 2])], axis=1)
+    ex = Extractor(model, device="cpu")
+    fer = {s: load_split(data_root / "ferplus", s) for s in ("train", "valid", "test")}
+    fer_v = {s: split_vectors(ex, fer[s])["embedding"] for s in fer}
+
+    def fer_rows(s: str) -> tuple[np.ndarray, np.ndarray]:
+        keep = fer[s].majority >= 0
+        y = np.full((int(keep.sum()), 4), -1)
+        y[:, 0] = fer[s].majority[keep]
+        return fer_v[s][keep], y
+
+    parts = {s: (vec[split == s], utk_y[split == s]) for s in ("train", "valid", "test")}
+    x_tr = np.concatenate([parts["train"][0], fer_rows("train")[0]])
+    y_tr = np.concatenate([parts["train"][1], fer_rows("train")[1]])
+    x_va = np.concatenate([parts["valid"][0], fer_rows("valid")[0]])
+    y_va = np.concatenate([parts["valid"][1], fer_rows("valid")[1]])
+    probe = probes.create("multitask", emotion_classes=8, gender_classes=2, race_classes=5, age_bins=5, seed=seed)
+    probe.fit(x_tr, y_tr, x_va, y_va)
+    acc = probe.head_accuracy(parts["test"][0], parts["test"][1])
+    acc["emotion"] = probe.head_accuracy(*fer_rows("test"))["emotion"]
+    return {"test accuracy": acc, "paper 001 on RAF-DB": PAPER_001_RAF_DB,
+            "utkface rows (train/valid/test)": [int((split == s).sum()) for s in ("train", "valid", "test")],
+            "note": "emotion: FER+ test, 8 classes; gender (2), race (5), age bins 0-3/4-19/20-39/40-69/70+: UTKFace test split"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fever-probe experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=("temporal", "videos"))
+    p.add_argument("name", choices=("temporal", "videos", "multitask"))
+    p.add_argument("--limit", type=int, default=None, help="multitask: use only the first N UTKFace faces")
     p.add_argument("--model", default=None)
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     p.add_argument("--out", type=Path, default=Path("video_affect.parquet"))
     p.add_argument("--lag", type=int, default=5)
     args = p.parse_args(argv)
+    if args.name == "multitask":
+        print(json.dumps(multitask(args.model, args.data_root, args.limit), indent=2))
+        return 0
     result = temporal(args.model, args.data_root, args.lag)
     if args.name == "videos":
         print(json.dumps(videos(args.model, args.data_root, result["_va_probe"], args.out), indent=2))
