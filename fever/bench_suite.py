@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 VIDEO_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "short_hamilton_clip.mp4")

@@ -155,8 +155,7 @@ class Extractor:
                 faces[i] = [(d.box, d.landmarks, d.score) for d in dets]
         for i, whole in enumerate(take_whole):
             if whole:
-                h, w = loaded[i].array.shape[:2]
-                faces[i] = [(None, None, 1.0)]
+                faces[i] = [(None, None, 1.0)]   # the whole image is the face; its box is set in _extract_chunk
         return faces
 
     def _crop_all(self, loaded: list[LoadedImage], faces: list[list[tuple[Any, Any, float]]]) -> torch.Tensor:

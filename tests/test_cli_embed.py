@@ -1,5 +1,4 @@
 """fever-embed end to end: mixed folders, exit codes, metadata, kill -9 and --resume, shards."""
-import io
 import os
 import shutil
 import signal
@@ -11,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from fever.cli.embed import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, main
 from fever.parquet import embeddings, read_metadata
