@@ -47,6 +47,10 @@ def load_utkface(root: str | Path) -> UTKFace:
     u = rng.random(len(keep_arr))
     split = np.where(u < SPLIT_FRACTIONS[0], "train", np.where(u < SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1], "valid", "test"))
     race = np.array([-1 if r is None else r for r in table.column("race").to_pylist()])
+    # a few rows carry codes outside the documented sets (e.g. gender 3): treated as unknown (-1)
+    gender = np.array(table.column("gender").to_pylist())
+    gender = np.where(np.isin(gender, (0, 1)), gender, -1)
+    race = np.where(np.isin(race, (0, 1, 2, 3, 4)), race, -1)
     return UTKFace(np.asarray(names)[keep_arr], [images[i] for i in keep_arr],
                    np.asarray(table.column("age").to_pylist())[keep_arr],
-                   np.asarray(table.column("gender").to_pylist())[keep_arr], race[keep_arr], split)
+                   gender[keep_arr], race[keep_arr], split)

@@ -62,3 +62,13 @@ def test_unlabelled_folder_to_npy(tmp_path):
     # 5 FER crops + 1 face of the Pexels frame + the biggest face of the two-face frame
     assert faces.shape == (7, 64, 64) and faces.dtype == np.uint8
     assert np.array_equal(unlabelled_from_folder(SAMPLES, PRE, 64), faces)
+
+
+def test_utkface_split_and_label_cleaning(datasets):
+    from distill.utkface import load_utkface
+
+    utk = load_utkface(datasets)
+    assert len(utk.names) == 9780 - 106          # byte-identical duplicates kept once
+    assert set(np.unique(utk.gender)) <= {-1, 0, 1} and set(np.unique(utk.race)) <= {-1, 0, 1, 2, 3, 4}
+    assert {s: int((utk.split == s).sum()) for s in ("train", "valid", "test")} == {"train": 7687, "valid": 994, "test": 993}
+    assert np.array_equal(load_utkface(datasets).split, utk.split)   # the split is fixed
