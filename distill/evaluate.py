@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 import fever
 
+from .augment import eval_batch
 from .ferplus import FerPlusSplit, load_split
 from probes.metrics import triplet_accuracy
 
@@ -34,10 +35,7 @@ def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size:
     embs, sims = [], []
     model = extractor.model
     for i in range(0, len(split.images), batch_size):
-        crops = torch.from_numpy(split.images[i:i + batch_size]).float().div_(255).unsqueeze(1).expand(-1, 3, -1, -1)
-        from fever.preprocess import to_model_input
-
-        x = to_model_input(crops.contiguous(), extractor.preprocess)
+        x = eval_batch(split.images[i:i + batch_size], extractor.preprocess)
         with torch.inference_mode(), fever.device.autocast_for(extractor.device, extractor.precision):
             out = model(x.contiguous(memory_format=torch.channels_last))
         embs.append(out.embedding.float().numpy())
