@@ -110,9 +110,11 @@ def suite_main(argv: list[str]) -> int:
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-frames", type=int, default=60, help="frames per video for the end-to-end figures")
+    p.add_argument("--detect-every", type=int, default=5,
+                   help="the second fever video row: full detection on every n-th frame, O-Net follows faces between")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    r = suite(args.model, args.data_root, args.repeats, max_frames=args.max_frames)
+    r = suite(args.model, args.data_root, args.repeats, max_frames=args.max_frames, detect_every=args.detect_every)
     print_suite(r)
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))

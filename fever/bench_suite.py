@@ -96,7 +96,8 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
 
         def run() -> None:
             for v in videos:
-                ex.extract_video(v, max_frames=spec["max_frames"], batch_size=32)
+                ex.extract_video(v, max_frames=spec["max_frames"], batch_size=32,
+                                 detect_every=spec.get("detect_every", 1))
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
@@ -133,7 +134,7 @@ def _child(job: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def suite(model: str | None, data_root: Path, repeats: int = 3, count: int = 512, batch_size: int = 64,
-          max_frames: int = 60) -> dict[str, Any]:
+          max_frames: int = 60, detect_every: int = 5) -> dict[str, Any]:
     base = {"data_root": str(data_root), "count": count, "batch_size": batch_size, "repeats": repeats}
     from .extractor import DEFAULT_MODEL
 
@@ -150,9 +151,11 @@ def suite(model: str | None, data_root: Path, repeats: int = 3, count: int = 512
         "facenet-pytorch InceptionResnetV1 160 px fp32 (reference)": _child("crops_job", {**base, "kind": "facenet", "count": 128}),
     }
     video_spec = {"data_root": str(data_root), "max_frames": max_frames}
+    fever_video = {**video_spec, "kind": "fever", "model": model, "precision": "bf16"}
     videos = {
-        f"{name} bf16 (batched MTCNN, decode+detect+align+embed)": _child("video_job", {**video_spec, "kind": "fever",
-                                                                                          "model": model, "precision": "bf16"}),
+        f"{name} bf16, MTCNN on every frame (decode+detect+align+embed)": _child("video_job", fever_video),
+        f"{name} bf16, MTCNN every {detect_every}th frame, O-Net follows faces between": _child(
+            "video_job", {**fever_video, "detect_every": detect_every}),
         "facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)": _child("video_job", {**video_spec, "kind": "facenet"}),
     }
     ref_crops = crops["facenet-pytorch InceptionResnetV1 160 px fp32 (reference)"].get("crops_per_s")

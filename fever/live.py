@@ -34,12 +34,13 @@ def annotate(frame: np.ndarray, faces: list[dict[str, Any]]) -> np.ndarray:
 
 
 def run(source: str, out: Path, model: str | None = None, probe: str | None = None, max_frames: int | None = None,
-        batch_size: int = 16, precision: str = "fp32") -> dict[str, Any]:
+        batch_size: int = 16, precision: str = "fp32", detect_every: int = 3) -> dict[str, Any]:
     import av
 
     import probes
 
     from .analyze import probe_folder
+    from .detect import FaceFollower
     from .extractor import Extractor, _chunks
     from .io.video import iter_video_frames, probe_video, is_stream
     from .track import IoUTracker
@@ -48,13 +49,14 @@ def run(source: str, out: Path, model: str | None = None, probe: str | None = No
     fitted = probes.load(probe or probe_folder(extractor))
     fps = 25.0 if is_stream(source) else (probe_video(source).fps or 25.0)
     tracker = IoUTracker()
+    follow = FaceFollower(extractor.detector, detect_every)
     container = None
     stream = None
     frames_written = 0
     started = time.perf_counter()
     try:
         for chunk in _chunks(iter_video_frames(source, max_frames=max_frames), batch_size):
-            part = extractor._video_chunk(chunk, str(source), 0, tracker, batch_size, normalize=False)
+            part = extractor._video_chunk(chunk, str(source), 0, tracker, follow, batch_size, normalize=False)
             proba = fitted.predict_proba(part.vectors) if len(part) else np.zeros((0, len(fitted.classes_)))
             by_frame: dict[int, list[dict[str, Any]]] = {}
             for row, p in zip(part.rows, proba):
@@ -90,11 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--detect-every", type=int, default=3,
+                   help="full face detection on every n-th frame, faces followed in between (1: every frame)")
     args = p.parse_args(argv)
     from .errors import FeverError
 
     try:
-        result = run(args.source, args.out, args.model, args.probe, args.max_frames, args.batch_size, args.precision)
+        result = run(args.source, args.out, args.model, args.probe, args.max_frames, args.batch_size, args.precision,
+                     args.detect_every)
     except (FeverError, OSError) as exc:
         print(f"fever-live: error: {exc}", file=sys.stderr)
         return 1

@@ -67,3 +67,46 @@ def test_truncated_video_is_an_error_row(extractor, tmp_path, videos):
     out = extractor.extract_video(cut, every=6)
     assert [r.status for r in out.rows] == ["error"]
     assert "cut.mp4: cannot open as a video (InvalidDataError" in out.rows[0].error
+
+
+def test_refine_follows_faces_like_full_detection(videos):
+    """O-Net refinement of frame 0's faces, carried through 10 frames, lands where MTCNN finds them."""
+    from fever.detect import FaceDetector
+
+    detector = FaceDetector()
+    frames = [f.array for f in iter_video_frames(videos / "short_hamilton_clip.mp4", max_frames=11)]
+    full = detector.detect(frames)
+    followed = full[0]
+    for frame in frames[1:]:
+        followed = [d for d in detector.refine(frame, [p.box for p in followed]) if d is not None]
+    assert len(followed) == len(full[10]) == 2
+    for d in followed:
+        nearest = min(full[10], key=lambda f: np.abs(f.box - d.box).sum())
+        assert np.abs(nearest.box - d.box).max() < 6                  # pixels, on faces 25-60 px wide
+        assert np.abs(nearest.landmarks - d.landmarks).max() < 6
+        assert d.score > 0.9
+
+
+def test_refine_drops_a_face_that_is_gone(videos):
+    from fever.detect import FaceDetector
+
+    detector = FaceDetector()
+    face = next(iter_video_frames(videos / "single_face.mp4")).array
+    empty = next(iter_video_frames(videos / "no_face.mp4")).array[:360, :640]
+    box = detector.detect([face])[0][0].box
+    assert detector.refine(face, [box])[0] is not None
+    assert detector.refine(empty, [box]) == [None]
+    assert detector.refine(face, []) == []
+
+
+def test_detect_every_keeps_rows_and_tracks(extractor, videos):
+    full = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12)
+    fast = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12, detect_every=4, batch_size=5)
+    by_key_full = {(r.frame, r.track): r.box for r in full.rows}
+    by_key_fast = {(r.frame, r.track): r.box for r in fast.rows}
+    assert len(fast) == len(full) == 24 and set(by_key_fast) == set(by_key_full)
+    assert max(np.abs(by_key_full[k] - by_key_fast[k]).max() for k in by_key_full) < 8
+    for key in [(0, 0), (0, 1), (4, 0), (8, 1)]:          # detection frames give MTCNN's own boxes
+        assert np.allclose(by_key_full[key], by_key_fast[key])
+    with pytest.raises(ValueError, match="detect_every must be 1 or more"):
+        extractor.extract_video(videos / "single_face.mp4", detect_every=0)

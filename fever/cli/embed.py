@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, help="videos: keep every n-th frame")
     p.add_argument("--fps", type=float, default=None, help="videos: sample at this many frames per second")
     p.add_argument("--max-frames", type=int, default=None, help="videos: stop after this many sampled frames")
+    p.add_argument("--detect-every", type=int, default=1,
+                   help="videos: full face detection on every n-th sampled frame, faces followed in between")
     p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in videos:
         # one part per video, so that a video is never half-written
         video = extractor.extract_video(path, every=args.every, fps=args.fps, max_frames=args.max_frames,
-                                        batch_size=args.batch_size, normalize=args.normalize, show_progress_bar=show)
+                                        batch_size=args.batch_size, normalize=args.normalize, show_progress_bar=show,
+                                        detect_every=args.detect_every)
         write(video)
     table = writer.finish()
     status = table.column("status").to_pylist()
