@@ -55,21 +55,32 @@ def load_test_triplets(split: FerPlusSplit, path: Path = TRIPLETS_FILE) -> np.nd
     return trip
 
 
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 c: float = 10000.0, max_iter: int = 3000, balanced: bool = True) -> dict[str, float]:
+def fit_linear_probe(train_x: np.ndarray, train_y: np.ndarray, c: float = 10000.0, max_iter: int = 3000,
+                     balanced: bool = True) -> Any:
+    """The paper's logistic regression on the labelled rows (label >= 0) of ``train_x``."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    keep_tr, keep_te = train_y >= 0, test_y >= 0
+    keep = train_y >= 0
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced" if balanced else None,
                                                              max_iter=max_iter))
-    clf.fit(train_x[keep_tr], train_y[keep_tr])
-    pred = clf.predict(test_x[keep_te])
-    return {"accuracy": float((pred == test_y[keep_te]).mean()),
-            "macro_f1": float(f1_score(test_y[keep_te], pred, average="macro")),
-            "n_train": int(keep_tr.sum()), "n_test": int(keep_te.sum())}
+    return clf.fit(train_x[keep], train_y[keep])
+
+
+def score_linear_probe(clf: Any, test_x: np.ndarray, test_y: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import f1_score
+
+    keep = test_y >= 0
+    pred = clf.predict(test_x[keep])
+    return {"accuracy": float((pred == test_y[keep]).mean()),
+            "macro_f1": float(f1_score(test_y[keep], pred, average="macro")), "n_test": int(keep.sum())}
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                 c: float = 10000.0, max_iter: int = 3000, balanced: bool = True) -> dict[str, float]:
+    clf = fit_linear_probe(train_x, train_y, c, max_iter, balanced)
+    return {**score_linear_probe(clf, test_x, test_y), "n_train": int((train_y >= 0).sum())}
 
 
 def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32") -> dict[str, Any]:

@@ -57,13 +57,26 @@ def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
             with torch.inference_mode():
                 for i in range(0, len(x), spec["batch_size"]):
                     net(x[i:i + spec["batch_size"]])
+    elif spec["kind"] == "onnx":
+        import tempfile
+
+        from .export import export_onnx, quantize_int8
+        from .extractor import Extractor
+        from .preprocess import to_model_input
+
+        ref = Extractor(spec["model"], device="cpu")
+        folder = Path(tempfile.mkdtemp())
+        path = export_onnx(ref.model, folder / "model.onnx")
+        if spec.get("int8"):
+            path = quantize_int8(path, folder / "int8.onnx", to_model_input(crops[:256], ref.preprocess).numpy())
+        ex = Extractor(spec["model"], device="cpu", backend="onnx", onnx_file=path)
     else:
         from .extractor import Extractor
 
         model = spec["model"]
         ex = Extractor(model if not spec.get("random") else __import__("fever").create_model(model),
                        device="cpu", precision=spec["precision"])
-
+    if spec["kind"] != "facenet":
         def run() -> None:
             ex.embed_crops(crops, spec["batch_size"])
     rate = _rate(run, len(crops), spec["repeats"])
@@ -142,6 +155,8 @@ def suite(model: str | None, data_root: Path, repeats: int = 3, count: int = 512
     crops = {
         f"{name} fp32": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": "fp32"}),
         f"{name} bf16": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": "bf16"}),
+        f"{name} ONNX Runtime fp32": _child("crops_job", {**base, "kind": "onnx", "model": model}),
+        f"{name} ONNX Runtime static int8": _child("crops_job", {**base, "kind": "onnx", "model": model, "int8": True}),
         "deepfever-student-densenet201 (140 px) bf16": _child("crops_job", {**base, "kind": "fever", "random": True,
                                                                             "model": "deepfever-student-densenet201",
                                                                             "precision": "bf16", "count": 128}),

@@ -41,3 +41,22 @@ def test_onnx_of_another_model_is_refused(exported, tmp_path):
         fever.Extractor(other, backend="onnx", onnx_file=exported / "model.onnx")
     with pytest.raises(fever.ModelLoadError, match="no ONNX export of other"):
         fever.Extractor(other, backend="onnx")
+
+
+def test_probe_accuracy_change_scores_every_copy(exported, datasets, tmp_path):
+    """The deployed situation on real FER+ rows: a probe fitted on torch fp32 train vectors, scored
+    on the test vectors of torch and of each copy (here a 600/300-row subset, to stay fast)."""
+    import pyarrow.parquet as pq
+
+    from fever.export import probe_accuracy_change
+
+    (tmp_path / "ferplus").mkdir()
+    for split, rows in (("train", 600), ("test", 300)):
+        pq.write_table(pq.read_table(datasets / "ferplus" / f"{split}.parquet").slice(0, rows),
+                       tmp_path / "ferplus" / f"{split}.parquet")
+    ex = fever.Extractor(exported, device="cpu")
+    out = probe_accuracy_change(ex, {"onnx": exported / "model.onnx", "int8": exported / "int8.onnx"}, tmp_path)
+    assert set(out) == {"torch_fp32", "onnx", "onnx_change_points", "int8", "int8_change_points"}
+    assert 0.0 < out["torch_fp32"] <= 1.0
+    assert abs(out["onnx_change_points"]) < 0.5            # fp32 ONNX gives the same vectors
+    assert out["int8_change_points"] == pytest.approx(100 * (out["int8"] - out["torch_fp32"]))

@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--int8", type=Path, default=None, help="also write a static int8 copy here")
     o.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     o.add_argument("--faces", type=int, default=512, help="real faces for calibration and parity")
+    o.add_argument("--probe-accuracy", action="store_true",
+                   help="also score the FER+ test linear probe (fitted on torch fp32 train vectors) on each copy's "
+                        "test vectors: the accuracy a deployed copy loses")
     args = p.parse_args(argv)
     from ..bench import _real_crops
     from ..errors import FeverError
@@ -43,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         quantize_int8(args.out, args.int8, inputs.numpy()[: min(256, len(inputs))])
         report["int8"] = str(args.int8)
         report["int8_parity"] = parity(reference, OnnxEmbedder(args.int8)(inputs).numpy())
+    if args.probe_accuracy:
+        from ..export import probe_accuracy_change
+
+        copies = {"onnx": args.out, **({"int8": args.int8} if args.int8 else {})}
+        report["ferplus_probe_accuracy"] = probe_accuracy_change(ex, copies, args.data_root)
     print(json.dumps(report, indent=2))
     return 0
 
