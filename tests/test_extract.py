@@ -131,3 +131,12 @@ def test_bundled_default_model_and_probe(fer_crops):
     # the shipped probe reads the clear-cut happy face (10 of 10 votes) as happiness
     happy = [i for i, p in enumerate(fer_crops) if "happiness" in p.name][0]
     assert analysis.expressions[happy] == "happiness"
+
+
+def test_bundled_default_is_faithful_in_bf16(fer_crops, two_face_photo):
+    """bf16 autocast + channels_last is the fast path; the default model's vectors must not move."""
+    items = list(fer_crops) + [two_face_photo]
+    fp32 = fever.Extractor(device="cpu", precision="fp32").extract(items).vectors
+    bf16 = fever.Extractor(device="cpu", precision="bf16").extract(items).vectors
+    assert fp32.shape == bf16.shape and len(fp32) == len(fer_crops) + 2
+    assert cosine(fp32, bf16).min() >= 0.999
