@@ -4,8 +4,8 @@
 accuracy on the frozen FER+ test triplets, for each index kind, with a model's real vectors.
 
 ``scale``: N vectors of dimension D made from real ones: the real vectors (FER+ and any
-fever-embed parquet files given) are L2-normalised, a diagonal Gaussian mixture (64 components) is
-fitted to them, and the collection is filled up to N with samples from it (renormalised). For
+fever-embed parquet files given) are L2-normalised and the collection is filled up to N with points
+between each real vector and one of its 10 nearest real neighbours (see ``synthetic_collection``). For
 each kind: build time, bytes per vector (size of the saved index file / N), latency p50/p99 of
 single queries and per query in batches of 1000, and recall@10 against exact search; a plain
 numpy brute force is timed in the same run.
@@ -59,13 +59,29 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
     return rows
 
 
-def synthetic_collection(real: np.ndarray, total: int, seed: int = 0) -> np.ndarray:
-    from sklearn.mixture import GaussianMixture
+def synthetic_collection(real: np.ndarray, total: int, seed: int = 0, neighbours: int = 10) -> np.ndarray:
+    """The real vectors first, then points on the segments between a real vector and one of its
+    ``neighbours`` nearest real vectors (random position, renormalised) up to ``total``.
+
+    Why not a fitted Gaussian mixture: samples of a diagonal mixture are isotropic noise around 64
+    centres, on which neighbour search has nothing to find (measured on 200k such vectors: IVF1024,PQ32
+    recall@10 0.12, against 0.58 on 200k interpolated ones). Interpolation keeps new points on
+    the manifold of real expression vectors, as more real faces would.
+    """
+    import faiss
 
     real = _normalise(real)
-    gmm = GaussianMixture(n_components=64, covariance_type="diag", random_state=seed, max_iter=50).fit(real)
-    extra, _ = gmm.sample(max(0, total - len(real)))
-    return np.concatenate([real, _normalise(extra.astype(np.float32))])[:total]
+    rng = np.random.default_rng(seed)
+    flat = faiss.IndexFlatIP(real.shape[1])
+    flat.add(real)
+    k = min(neighbours, len(real) - 1)
+    _, nn = flat.search(real, k + 1)
+    count = max(0, total - len(real))
+    a = rng.integers(0, len(real), count)
+    b = nn[a, 1 + rng.integers(0, k, count)]
+    lam = rng.random((count, 1)).astype(np.float32)
+    extra = (1 - lam) * real[a] + lam * real[b]
+    return np.concatenate([real, _normalise(extra)])[:total]
 
 
 def _timed(fn, repeat: int = 1) -> tuple[Any, float]:
