@@ -62,14 +62,15 @@ class FaceDetector:
         if len(boxes) == 0:
             return []
         h, w = image.shape[:2]
-        img = torch.as_tensor(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
         square = rerec(torch.as_tensor(np.stack(boxes), dtype=torch.float32).clone())
         y, ey, x, ex = pad(square.clone(), w, h)
         keep, patches = [], []
         for k in range(len(square)):
             if ey[k] > y[k] - 1 and ex[k] > x[k] - 1:
                 keep.append(k)
-                patches.append(imresample(img[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]], (48, 48)))
+                # only the face region becomes a float tensor, not the whole frame
+                region = torch.from_numpy(np.ascontiguousarray(image[y[k] - 1:ey[k], x[k] - 1:ex[k]]))
+                patches.append(imresample(region.permute(2, 0, 1).unsqueeze(0).float(), (48, 48)))
         out: list[Detection | None] = [None] * len(boxes)
         if not keep:
             return out
@@ -94,8 +95,10 @@ class FaceFollower:
     (batched per chunk), O-Net refinement of the previous frame's faces on the others."""
 
     def __init__(self, detector: FaceDetector, detect_every: int) -> None:
+        if int(detect_every) < 1:
+            raise ValueError(f"detect_every must be 1 or more, not {detect_every}")
         self.detector = detector
-        self.detect_every = detect_every
+        self.detect_every = int(detect_every)
         self.count = 0          # frames processed so far
         self.previous: list[Detection] = []
 

@@ -258,11 +258,9 @@ class Extractor:
         A video with no face gives one ``no_face`` row; a file that cannot be decoded gives one
         ``error`` row (frames decoded before a failure are kept).
         """
-        if int(detect_every) < 1:
-            raise ValueError(f"detect_every must be 1 or more, not {detect_every}")
         source = str(path)
         tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
-        follow = FaceFollower(self.detector, int(detect_every))
+        follow = FaceFollower(self.detector, detect_every)
         parts: list[Extraction] = []
         frames_seen = 0
         progress = _progress(None, "frames", show_progress_bar)

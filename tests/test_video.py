@@ -110,3 +110,6 @@ def test_detect_every_keeps_rows_and_tracks(extractor, videos):
         assert np.allclose(by_key_full[key], by_key_fast[key])
     with pytest.raises(ValueError, match="detect_every must be 1 or more"):
         extractor.extract_video(videos / "single_face.mp4", detect_every=0)
+    from fever.live import main as live_main
+    with pytest.raises(ValueError, match="detect_every must be 1 or more, not 0"):
+        live_main([str(videos / "single_face.mp4"), "--out", "/nonexistent/x.mp4", "--detect-every", "0"])
