@@ -1,15 +1,13 @@
 """Extraction on a real local Ray instance gives the vectors fever.extract gives.
 
-Slow (Ray start-up and one model load per actor: minutes on 2 cores): run with ``pytest -m slow``
-after ``pip install "fever[ray]"``.
+Part of the default run: CI installs the ``ray`` extra (about 30 s here). Without it
+(``pip install "fever[ray]"``) the test is skipped.
 """
 import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
 
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
