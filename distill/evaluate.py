@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -30,12 +30,18 @@ from probes.metrics import triplet_accuracy
 TRIPLETS_FILE = Path(__file__).resolve().parent / "data" / "ferplus_test_triplets.csv"
 
 
+def split_batches(split: FerPlusSplit, preprocess: Any, batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """The faces of a split in order, as evaluation-preprocessed input batches (shared by every
+    backend that embeds a split: torch here, ONNX Runtime in ``fever.export``)."""
+    for i in range(0, len(split.images), batch_size):
+        yield eval_batch(split.images[i:i + batch_size], preprocess)
+
+
 def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size: int = 256) -> dict[str, np.ndarray]:
     """D_face vectors and the similarity head's outputs of every face of a split (taken as crops)."""
     embs, sims = [], []
     model = extractor.model
-    for i in range(0, len(split.images), batch_size):
-        x = eval_batch(split.images[i:i + batch_size], extractor.preprocess)
+    for x in split_batches(split, extractor.preprocess, batch_size):
         with torch.inference_mode(), fever.device.autocast_for(extractor.device, extractor.precision):
             out = model(x.contiguous(memory_format=torch.channels_last))
         embs.append(out.embedding.float().numpy())

@@ -103,8 +103,7 @@ def probe_accuracy_change(extractor: Any, copies: dict[str, str | Path], data_ro
     """FER+ test accuracy of the paper's linear probe, fitted once on torch fp32 train vectors and
     scored on the test vectors of torch fp32 and of each exported copy (the deployed situation: a
     probe trained on the reference model, vectors from the copy)."""
-    from distill.augment import eval_batch
-    from distill.evaluate import fit_linear_probe, score_linear_probe, split_vectors
+    from distill.evaluate import fit_linear_probe, score_linear_probe, split_batches, split_vectors
     from distill.ferplus import load_split
 
     root = Path(data_root) / "ferplus"
@@ -113,8 +112,7 @@ def probe_accuracy_change(extractor: Any, copies: dict[str, str | Path], data_ro
     out = {"torch_fp32": score_linear_probe(clf, split_vectors(extractor, test)["embedding"], test.majority)["accuracy"]}
     for name, path in copies.items():
         embedder = OnnxEmbedder(path)
-        vectors = np.concatenate([embedder(eval_batch(test.images[i:i + 256], extractor.preprocess)).numpy()
-                                  for i in range(0, len(test.images), 256)])
+        vectors = np.concatenate([embedder(x).numpy() for x in split_batches(test, extractor.preprocess)])
         out[name] = score_linear_probe(clf, vectors, test.majority)["accuracy"]
         out[f"{name}_change_points"] = 100 * (out[name] - out["torch_fp32"])
     return out

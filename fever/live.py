@@ -95,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detect-every", type=int, default=3,
                    help="full face detection on every n-th frame, faces followed in between (1: every frame)")
     args = p.parse_args(argv)
+    if args.batch_size < 1 or args.detect_every < 1:
+        p.error("--batch-size and --detect-every must be 1 or more")
     from .errors import FeverError
 
     try:
         result = run(args.source, args.out, args.model, args.probe, args.max_frames, args.batch_size, args.precision,
                      args.detect_every)
-    except (FeverError, OSError) as exc:
+    except (FeverError, OSError, ValueError) as exc:
         print(f"fever-live: error: {exc}", file=sys.stderr)
         return 1
     print(f"fever-live: {result['frames']} frames in {result['seconds']} s ({result['fps']} frames/s) -> {result['out']}")

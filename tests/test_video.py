@@ -99,7 +99,7 @@ def test_refine_drops_a_face_that_is_gone(videos):
     assert detector.refine(face, []) == []
 
 
-def test_detect_every_keeps_rows_and_tracks(extractor, videos):
+def test_detect_every_keeps_rows_and_tracks(extractor, videos, capsys):
     full = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12)
     fast = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12, detect_every=4, batch_size=5)
     by_key_full = {(r.frame, r.track): r.box for r in full.rows}
@@ -111,5 +111,6 @@ def test_detect_every_keeps_rows_and_tracks(extractor, videos):
     with pytest.raises(ValueError, match="detect_every must be 1 or more"):
         extractor.extract_video(videos / "single_face.mp4", detect_every=0)
     from fever.live import main as live_main
-    with pytest.raises(ValueError, match="detect_every must be 1 or more, not 0"):
+    with pytest.raises(SystemExit) as exit_info:              # a usage error, not a traceback
         live_main([str(videos / "single_face.mp4"), "--out", "/nonexistent/x.mp4", "--detect-every", "0"])
+    assert exit_info.value.code == 2 and "--detect-every must be 1 or more" in capsys.readouterr().err
