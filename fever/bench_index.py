@@ -49,12 +49,13 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
     x, y = vectors[keep], labels[keep]
     triplets = load_test_triplets(split)
     rows = []
-    for kind in kinds:
-        index = Index.build(x, kind=kind, m=32, nlist=64)
+    for spec in kinds:
+        kind, m = _parse_kind(spec)
+        index = Index.build(x, kind=kind, m=m, nlist=64)
         res = index.search(x, k=11)
         neighbours = res.rows[:, 1:]                               # drop the query itself
         precision = float((y[neighbours] == y[:, None]).mean())
-        rows.append({"kind": kind, "precision_at_10": precision, "n": int(len(x))})
+        rows.append({"kind": spec, "factory": index.factory, "precision_at_10": precision, "n": int(len(x))})
     rows.append({"kind": "triplet accuracy (L2, exact vectors)", "triplet_accuracy": triplet_accuracy(vectors, triplets)})
     return rows
 
@@ -91,7 +92,22 @@ def _timed(fn, repeat: int = 1) -> tuple[Any, float]:
     return out, (time.perf_counter() - start) / repeat
 
 
-def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int = 10) -> list[dict[str, Any]]:
+def _parse_kind(spec: str) -> tuple[str, int]:
+    """``opq-ivfpq:52`` -> (kind, m); plain names use m = 32."""
+    kind, _, m = spec.partition(":")
+    return kind, int(m) if m else 32
+
+
+def _recalls(found: np.ndarray, truth: np.ndarray, k: int) -> tuple[float, float]:
+    """recall@k as the overlap of the k found with the exact k (10-recall@10), and faiss's
+    1-recall@k: the share of queries whose exact nearest neighbour is among the k found."""
+    overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth)]))
+    first = float(np.mean([t[0] in f for f, t in zip(found, truth)]))
+    return overlap, first
+
+
+def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int = 10,
+          nprobes: tuple[int, ...] = (16, 64)) -> list[dict[str, Any]]:
     import faiss
 
     exact = faiss.IndexFlatIP(collection.shape[1])
@@ -107,20 +123,26 @@ def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int 
     singles = [_timed(lambda i=i: numpy_search(queries[i:i + 1]))[1] for i in range(20)]
     rows.append({"kind": "numpy brute force", "build_s": 0.0, "bytes_per_vector": collection.shape[1] * 4,
                  "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
-                 "batched_ms_per_query": 1000 * t_batch / 100, "recall_at_10": 1.0})
-    for kind in kinds:
-        index = Index(collection.shape[1], kind, m=32, nprobe=64 if kind != "exact" else 32)
+                 "batched_ms_per_query": 1000 * t_batch / 100, "recall_at_10": 1.0, "1_recall_at_10": 1.0})
+    for spec in kinds:
+        kind, m = _parse_kind(spec)
+        index = Index(collection.shape[1], kind, m=m)
         _, build = _timed(lambda: (index.train(collection), index.faiss_index.add(collection)))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "x.faiss"
             faiss.write_index(index.faiss_index, str(path))
             size = path.stat().st_size
-        (_, found), t_batch = _timed(lambda: index.faiss_index.search(queries, k))
-        singles = [_timed(lambda i=i: index.faiss_index.search(queries[i:i + 1], k))[1] for i in range(200)]
-        recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth)]))
-        rows.append({"kind": f"{kind} ({index.factory})", "build_s": build, "bytes_per_vector": size / len(collection),
-                     "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
-                     "batched_ms_per_query": 1000 * t_batch / len(queries), "recall_at_10": recall})
+        for nprobe in (nprobes if "IVF" in index.factory else (None,)):
+            if nprobe is not None:
+                index.nprobe = nprobe
+                index._apply_search_params()
+            (_, found), t_batch = _timed(lambda: index.faiss_index.search(queries, k))
+            singles = [_timed(lambda i=i: index.faiss_index.search(queries[i:i + 1], k))[1] for i in range(200)]
+            overlap, first = _recalls(found, truth, k)
+            rows.append({"kind": f"{kind} ({index.factory}{f', nprobe {nprobe}' if nprobe else ''})", "build_s": build,
+                         "bytes_per_vector": size / len(collection),
+                         "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
+                         "batched_ms_per_query": 1000 * t_batch / len(queries), "recall_at_10": overlap, "1_recall_at_10": first})
     return rows
 
 
@@ -138,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", choices=("quality", "scale"))
     p.add_argument("--model", default=None)
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
-    p.add_argument("--kinds", default="exact,ivfpq,opq-ivfpq,hnsw")
+    p.add_argument("--kinds", default="exact,ivfpq,opq-ivfpq,opq-ivfpq:52,hnsw",
+                   help="index kinds, with the PQ code bytes after a colon (opq-ivfpq:52); default m 32")
+    p.add_argument("--nprobe", default="16,64", help="IVF lists searched, one row each (scale)")
     p.add_argument("--vectors", nargs="*", type=Path, default=[], help="extra fever-embed parquet files of real vectors (scale)")
     p.add_argument("--total", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=1000)
@@ -162,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         order = rng.permutation(len(collection))
         queries, collection = collection[order[:args.queries]], collection[order[args.queries:]]
         print(f"{len(real_x)} real vectors, extended to {len(collection)} (+{len(queries)} held-out queries)")
-        rows = scale(collection, queries, kinds)
+        rows = scale(collection, queries, kinds, nprobes=tuple(int(n) for n in args.nprobe.split(",")))
     print(_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

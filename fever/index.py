@@ -41,9 +41,15 @@ def _factory(kind: str, dim: int, count: int, nlist: int | None, m: int) -> str:
     if kind == "hnsw":
         return "HNSW32"
     lists = nlist or int(min(65536, max(16, 4 * np.sqrt(max(count, 1)))))
+    if kind == "opq-ivfpq":
+        # OPQ rotates and projects to 4 dimensions per sub-quantiser (faiss's OPQ{m}_{4m} recipe), so
+        # any m up to dim/4 works; m sets the code size: m bytes + 8 bytes of id per vector.
+        if not 1 <= m <= dim // 4:
+            raise FeverIndexError(f"OPQ+IVF-PQ needs 1 <= m <= dim/4 ({dim // 4}), not {m}")
+        return f"OPQ{m}_{4 * m},IVF{lists},PQ{m}"
     if dim % m:
         raise FeverIndexError(f"PQ needs the dimension ({dim}) to be a multiple of m ({m})")
-    return f"IVF{lists},PQ{m}" if kind == "ivfpq" else f"OPQ{m},IVF{lists},PQ{m}"
+    return f"IVF{lists},PQ{m}"
 
 
 def _normalise(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:

@@ -151,3 +151,34 @@ def test_scale_benchmark_pieces():
     assert set(by_kind) == {"numpy brute force", "exact", "hnsw"}
     assert by_kind["exact"]["recall_at_10"] == 1.0 and by_kind["exact"]["bytes_per_vector"] >= 16 * 4
     assert by_kind["hnsw"]["recall_at_10"] > 0.8
+
+
+def test_opq_projects_to_four_dimensions_per_subquantiser():
+    from fever.index import FeverIndexError, _factory
+
+    assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"   # 52 B codes + 8 B ids
+    assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
+    with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/4 \\(64\\), not 65"):
+        _factory("opq-ivfpq", 256, 1000, 16, 65)
+    with pytest.raises(FeverIndexError, match="multiple of m"):
+        _factory("ivfpq", 256, 1000, 16, 52)
+
+
+def test_recall_measures_know_the_answer():
+    from fever.bench_index import _parse_kind, _recalls
+
+    truth = np.array([[0, 1, 2], [3, 4, 5]])
+    found = np.array([[0, 2, 9], [9, 8, 4]])       # query 0: 2 of 3 and its nearest; query 1: 1 of 3, nearest missing
+    assert _recalls(found, truth, 3) == (0.5, 0.5)
+    assert _parse_kind("opq-ivfpq:52") == ("opq-ivfpq", 52) and _parse_kind("hnsw") == ("hnsw", 32)
+
+
+def test_scale_benchmark_gives_a_row_per_nprobe():
+    from fever.bench_index import scale, synthetic_collection
+
+    rng = np.random.default_rng(0)
+    col = synthetic_collection(rng.normal(size=(800, 16)).astype(np.float32), 3000)
+    rows = scale(col[50:], col[:50], ["ivfpq:4"], nprobes=(1, 64))
+    pq_rows = [r for r in rows if r["kind"].startswith("ivfpq")]
+    assert [r["kind"].endswith(f"nprobe {n})") for n, r in zip((1, 64), pq_rows)] == [True, True]
+    assert pq_rows[1]["recall_at_10"] >= pq_rows[0]["recall_at_10"] and pq_rows[0]["bytes_per_vector"] < 16 * 4
