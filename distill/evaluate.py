@@ -113,6 +113,8 @@ def evaluate_with_vectors(model: str | Path | "fever.FeverModel", data_root: str
             "test_labels": test.majority, "class_names": list(extractor.config.class_names)}
     return {
         "model": extractor.config.name,
+        # Several runs share one model name: the table names what was evaluated.
+        "source": str(model) if isinstance(model, (str, Path)) else extractor.config.name,
         "ferplus_test_accuracy": ferplus["accuracy"],
         "ferplus_test_macro_f1": ferplus["macro_f1"],
         "fer2013_test_accuracy": fer2013["accuracy"],
@@ -137,7 +139,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
             "FER2013 test (unweighted) | FER+ triplet acc. | triplet acc. (32-d head) |")
     lines = [head, "|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['model']} | {pct(r['ferplus_test_accuracy'])} | {pct(r['ferplus_test_accuracy_unweighted'])} | "
+        lines.append(f"| {r.get('source', r['model'])} | {pct(r['ferplus_test_accuracy'])} | {pct(r['ferplus_test_accuracy_unweighted'])} | "
                      f"{pct(r['fer2013_test_accuracy'])} | {pct(r['fer2013_test_accuracy_unweighted'])} | "
                      f"{pct(r['ferplus_triplet_accuracy'])} | {pct(r['ferplus_triplet_accuracy_similarity_head'])} |")
     return "\n".join(lines)

@@ -108,7 +108,7 @@ def suite_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fever-bench suite")
     p.add_argument("--model", default=None)
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=7, help="timed runs per row (median); short runs on a shared VM are noisy")
     p.add_argument("--max-frames", type=int, default=60, help="frames per video for the end-to-end figures")
     p.add_argument("--detect-every", type=int, default=5,
                    help="the second fever video row: full detection on every n-th frame, O-Net follows faces between")

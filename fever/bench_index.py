@@ -3,8 +3,8 @@
 ``quality``: precision@10 of same-class neighbours on FER+ test (majority labels) and triplet
 accuracy on the frozen FER+ test triplets, for each index kind, with a model's real vectors.
 
-``scale``: N vectors of dimension D made from real ones: the real vectors (FER+ and any
-fever-embed parquet files given) are L2-normalised and the collection is filled up to N with points
+``scale``: N vectors of dimension D made from real ones: the real vectors (FER+, UTKFace, every
+frame of the shared videos, and any fever-embed parquet files given) are L2-normalised and the collection is filled up to N with points
 between each real vector and one of its 10 nearest real neighbours (see ``synthetic_collection``). For
 each kind: build time, bytes per vector (size of the saved index file / N), latency p50/p99 of
 single queries and per query in batches of 1000, and recall@10 against exact search; a plain
@@ -40,10 +40,38 @@ def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.
     return split_vectors(Extractor(model, device="cpu"), s)["embedding"], s.majority, s
 
 
+def real_vectors(model: str | None, data_root: Path) -> dict[str, np.ndarray]:
+    """Every real face vector the shared datasets give: FER+ (train, valid, test), UTKFace (its
+    biggest detected face per photo) and every frame of the shared videos (every face; full detection every 5th frame)."""
+    import fever
+    from probes.experiments import utkface_vectors
+
+    out = {f"ferplus {s}": ferplus_vectors(model, data_root, s)[0] for s in ("train", "valid", "test")}
+    out["utkface"] = utkface_vectors(model, data_root)[0]
+    frames = []
+    for video in sorted((data_root / "videos").glob("*")):
+        v = fever.extract_video(video, model=model, detect_every=5, show_progress_bar=False).vectors
+        frames.append(v[np.isfinite(v).all(axis=1)])
+    out["video frames"] = np.concatenate(frames)
+    return out
+
+
+def stored_vectors(index: Index, x: np.ndarray) -> np.ndarray:
+    """``x`` as the index holds it: decoded from its codes for the compressed kinds (the vectors
+    its scores are computed from), unchanged for the kinds that keep full vectors."""
+    if index.kind in ("exact", "hnsw"):
+        return _normalise(x)
+    return index.faiss_index.sa_decode(index.faiss_index.sa_encode(_normalise(x)))
+
+
 def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[str, Any]]:
+    """Per kind: the quantiser is trained on FER+ train vectors (other faces, as a sample of a
+    collection would be), the index holds FER+ test; precision@10 of same-class neighbours and
+    triplet accuracy on the frozen test triplets computed from the vectors as the index stores them."""
     from distill.evaluate import load_test_triplets
     from probes.metrics import triplet_accuracy
 
+    train_vectors, _, _ = ferplus_vectors(model, data_root, "train")
     vectors, labels, split = ferplus_vectors(model, data_root, "test")
     keep = labels >= 0
     x, y = vectors[keep], labels[keep]
@@ -51,12 +79,13 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
     rows = []
     for spec in kinds:
         kind, m = _parse_kind(spec)
-        index = Index.build(x, kind=kind, m=m, nlist=64)
-        res = index.search(x, k=11)
-        neighbours = res.rows[:, 1:]                               # drop the query itself
-        precision = float((y[neighbours] == y[:, None]).mean())
-        rows.append({"kind": spec, "factory": index.factory, "precision_at_10": precision, "n": int(len(x))})
-    rows.append({"kind": "triplet accuracy (L2, exact vectors)", "triplet_accuracy": triplet_accuracy(vectors, triplets)})
+        index = Index(vectors.shape[1], kind, m=m, nlist=64)
+        index.train(train_vectors)
+        index.add(x)
+        neighbours = index.search(x, k=11).rows[:, 1:]             # drop the query itself
+        rows.append({"kind": spec, "factory": index.factory, "precision_at_10": float((y[neighbours] == y[:, None]).mean()),
+                     "triplet_accuracy": triplet_accuracy(stored_vectors(index, vectors), triplets),
+                     "n": int(len(x)), "n_train": int(len(train_vectors))})
     return rows
 
 
@@ -176,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
 
         import pyarrow.parquet as pq
 
-        real = [ferplus_vectors(args.model, args.data_root, s)[0] for s in ("train", "valid", "test")]
+        sources = real_vectors(args.model, args.data_root)
+        print("real vectors: " + ", ".join(f"{name} {len(v)}" for name, v in sources.items()))
+        real = list(sources.values())
         for f in args.vectors:
             v = embeddings(pq.read_table(f))
             real.append(v[np.isfinite(v).all(axis=1)])

@@ -10,12 +10,14 @@ from .models.config import ModelConfig
 DEFAULT_TEMPLATE = "fever-model.md"
 
 
-def _table(rows: dict[str, Any], empty: str) -> str:
+def _table(rows: dict[str, Any], empty: str, fractions_as_percent: bool) -> str:
+    """Metrics are fractions shown as percentages; training records (hours, steps) are shown as is."""
     if not rows:
         return empty
     lines = ["| metric | value |", "|---|---|"]
     for key, value in rows.items():
-        text = f"{100 * value:.2f}%" if isinstance(value, float) and 0 <= value <= 1 else str(value)
+        as_percent = fractions_as_percent and isinstance(value, float) and 0 <= value <= 1
+        text = f"{100 * value:.2f}%" if as_percent else str(value)
         lines.append(f"| {key} | {text} |")
     return "\n".join(lines)
 
@@ -46,7 +48,8 @@ def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None
         "align_desc": f"on, rotation capped at {pre.max_rotation:g} degrees" if pre.align else "off",
         "config_hash": cfg.config_hash(),
         "metrics": _table(metrics or {}, "Not evaluated: no metrics were passed when this folder was saved "
-                                         "(for example, randomly initialised weights)."),
-        "training": _table(training or {}, "No training record was passed when this folder was saved."),
+                                         "(for example, randomly initialised weights).", fractions_as_percent=True),
+        "training": _table(training or {}, "No training record was passed when this folder was saved.",
+                           fractions_as_percent=False),
     }
     return Template(text).safe_substitute(values)

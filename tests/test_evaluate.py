@@ -38,6 +38,8 @@ def test_table_format():
            "fer2013_test_accuracy": 0.25, "fer2013_test_accuracy_unweighted": 0.3,
            "ferplus_triplet_accuracy": 0.75, "ferplus_triplet_accuracy_similarity_head": 0.7}
     assert format_table([row]).splitlines()[2] == "| m | 50.00% | 60.00% | 25.00% | 30.00% | 75.00% | 70.00% |"
+    # runs that share a model name are told apart by the folder they were loaded from
+    assert format_table([{**row, "source": "runs/a/best"}]).splitlines()[2].startswith("| runs/a/best | 50.00% |")
 
 
 @pytest.mark.slow
@@ -47,4 +49,5 @@ def test_evaluate_command_on_a_saved_model(tiny_model_dir, datasets, tmp_path, c
     result = json.loads(out.read_text())[0]
     assert result["n_triplets"] == 10000 and result["n_ferplus_test"] > 3000
     assert 0 < result["ferplus_test_accuracy"] < 1
-    assert "| tiny-test-student |" in capsys.readouterr().out
+    assert result["model"] == "tiny-test-student" and result["source"] == str(tiny_model_dir)
+    assert f"| {tiny_model_dir} |" in capsys.readouterr().out

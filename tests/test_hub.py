@@ -18,12 +18,13 @@ def _same_weights(a, b):
 
 def test_save_pretrained_writes_hub_folder(tmp_path):
     model = fever.create_model("fever-student-mobilenetv3", d_face=128)
-    folder = model.save_pretrained(tmp_path / "m", metrics={"FER+ test accuracy": 0.5}, training={"steps": 10})
+    folder = model.save_pretrained(tmp_path / "m", metrics={"FER+ test accuracy": 0.5}, training={"steps": 10, "wall-clock hours": 0.82})
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", CONFIG_NAME, WEIGHTS_NAME]
     config = json.loads((folder / CONFIG_NAME).read_text())
     assert config["d_face"] == 128 and config["preprocess"]["input_size"] == 64
     card = (folder / "README.md").read_text()
     assert "library_name: fever" in card and "| FER+ test accuracy | 50.00% |" in card
+    assert "| wall-clock hours | 0.82 |" in card   # a training record is not a fraction
     assert "mobilenet_v3_large" in card and "research" in card and "Limitations" in card
     loaded = fever.load(folder)
     assert loaded.config == model.config and _same_weights(loaded, model)

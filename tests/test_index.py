@@ -182,3 +182,18 @@ def test_scale_benchmark_gives_a_row_per_nprobe():
     pq_rows = [r for r in rows if r["kind"].startswith("ivfpq")]
     assert [r["kind"].endswith(f"nprobe {n})") for n, r in zip((1, 64), pq_rows)] == [True, True]
     assert pq_rows[1]["recall_at_10"] >= pq_rows[0]["recall_at_10"] and pq_rows[0]["bytes_per_vector"] < 16 * 4
+
+
+def test_stored_vectors_are_what_the_index_scores(clustered):
+    """Triplet accuracy per kind is computed from the vectors as each index holds them."""
+    from fever.bench_index import stored_vectors
+
+    x, _ = clustered
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact, ivfpq = Index.build(x), Index.build(x, kind="ivfpq", m=4, nlist=8)
+    assert np.array_equal(stored_vectors(exact, x), unit)
+    decoded = stored_vectors(ivfpq, x)
+    assert decoded.shape == x.shape and not np.allclose(decoded, unit)
+    # the inner products the index returns are those of the query with the decoded vectors
+    res = ivfpq.search(unit[:5], k=3)
+    assert np.allclose(res.scores, np.einsum("qd,qkd->qk", unit[:5], decoded[res.rows]), atol=1e-4)
