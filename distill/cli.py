@@ -36,13 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     pk.add_argument("--description", default=None)
     pk.add_argument("--margin", type=float, default=None, help="crop margin to store (see `fever-distill framing`)")
     pk.add_argument("--data-root", default="../shared/datasets")
+    pk.add_argument("--compare", default=None, help="`evaluate --json` file of related runs, shown as a table in the card")
     args = parser.parse_args(argv)
     if args.command == "package":
         import json
 
         from .package import package
 
-        print(json.dumps(package(args.run, args.out, args.data_root, args.name, args.description, args.margin), indent=2))
+        print(json.dumps(package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
+                                  compare=args.compare), indent=2))
         return 0
     if args.command == "prepare-unlabelled":
         import dataclasses

@@ -24,7 +24,7 @@ def _table(rows: dict[str, Any], empty: str, fractions_as_percent: bool) -> str:
 
 def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None,
                       training: dict[str, Any] | None = None, template: str | None = None,
-                      num_parameters: int = 0) -> str:
+                      num_parameters: int = 0, comparison: str | None = None) -> str:
     """Fill a card template; ``template`` is a file name in ``hub_cards/`` or the template text."""
     if template is None or "\n" not in template:
         text = resources.files("hub_cards").joinpath(template or DEFAULT_TEMPLATE).read_text()
@@ -49,6 +49,7 @@ def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None
         "config_hash": cfg.config_hash(),
         "metrics": _table(metrics or {}, "Not evaluated: no metrics were passed when this folder was saved "
                                          "(for example, randomly initialised weights).", fractions_as_percent=True),
+        "comparison": f"## Compared with the other runs\n\n{comparison.strip()}\n\n" if comparison else "",
         "training": _table(training or {}, "No training record was passed when this folder was saved.",
                            fractions_as_percent=False),
     }

@@ -25,10 +25,11 @@ CARD_NAME = "README.md"
 
 def save_pretrained(model: FeverModel, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
                     training: dict[str, Any] | None = None, card_template: str | None = None,
-                    dtype: torch.dtype | None = None) -> Path:
+                    dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
     """Write the three files of a Hub model folder and return the folder.
 
     ``dtype=torch.float16`` halves the file (floating tensors only); loading casts back to fp32.
+    ``comparison``: a markdown table of related runs (e.g. the paper's ablation) for the card.
     """
     from safetensors.torch import save_file
 
@@ -46,7 +47,7 @@ def save_pretrained(model: FeverModel, save_directory: str | Path, *, metrics: d
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(folder / WEIGHTS_NAME),
               metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__})
-    card = render_model_card(cfg, metrics=metrics, training=training, template=card_template,
+    card = render_model_card(cfg, metrics=metrics, training=training, template=card_template, comparison=comparison,
                              num_parameters=sum(p.numel() for p in model.parameters()))
     (folder / CARD_NAME).write_text(card)
     return folder

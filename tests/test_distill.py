@@ -119,6 +119,28 @@ def test_student_distils_from_two_teachers(tmp_path, datasets):
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["teachers"] == teachers
 
 
+@pytest.mark.slow
+def test_package_writes_a_loadable_folder_whose_card_has_the_results(tmp_path, datasets):
+    from distill.cli import main as distill_main
+
+    Trainer(_tiny(tmp_path, datasets, model="fever-student-mobilenetv3", overrides={"d_face": 32}, max_steps=2)).run()
+    compare = tmp_path / "results.json"
+    compare.write_text(json.dumps([{"model": "m", "source": "runs/other/best", "ferplus_test_accuracy": 0.5,
+                                    "ferplus_test_accuracy_unweighted": 0.6, "fer2013_test_accuracy": 0.25,
+                                    "fer2013_test_accuracy_unweighted": 0.3, "ferplus_triplet_accuracy": 0.75,
+                                    "ferplus_triplet_accuracy_similarity_head": 0.7}]))
+    out = tmp_path / "shipped"
+    assert distill_main(["package", str(tmp_path / "run"), "--out", str(out), "--data-root", str(datasets),
+                         "--name", "shipped-test", "--margin", "0.1", "--compare", str(compare)]) == 0
+    model = fever.load(out)
+    assert model.config.name == "shipped-test" and model.config.preprocess.margin == 0.1
+    card = (out / "README.md").read_text()
+    assert "| FER+ test accuracy, 8 classes (linear probe, majority labels) | " in card
+    assert "## Compared with the other runs" in card and "| runs/other/best | 50.00% | 60.00% |" in card
+    assert "| steps run so far | 2 |" in card
+    assert (out / "probes" / "logistic" / "probe.safetensors").exists()
+
+
 def test_config_errors_are_clear():
     with pytest.raises(ValueError, match="unknown training settings: \\['lr_schedule'\\]"):
         TrainConfig.from_dict({"lr_schedule": "cosine"})

@@ -59,12 +59,12 @@ class FeverModel(nn.Module):
     # Hub-style persistence (PyTorchModelHubMixin's surface; implemented in fever.hub).
     def save_pretrained(self, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
                         training: dict[str, Any] | None = None, card_template: str | None = None,
-                        dtype: torch.dtype | None = None) -> Path:
+                        dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
         """Write ``config.json``, ``model.safetensors`` and a model card ``README.md``."""
         from ..hub import save_pretrained
 
         return save_pretrained(self, save_directory, metrics=metrics, training=training, card_template=card_template,
-                               dtype=dtype)
+                               dtype=dtype, comparison=comparison)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> "FeverModel":
