@@ -34,10 +34,10 @@ def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
 
-    from .extractor import Extractor
+    from .extractor import get_extractor
 
     s = load_split(data_root / "ferplus", split)
-    return split_vectors(Extractor(model, device="cpu"), s)["embedding"], s.majority, s
+    return split_vectors(get_extractor(model, device="cpu"), s)["embedding"], s.majority, s
 
 
 def real_vectors(model: str | None, data_root: Path) -> dict[str, np.ndarray]:
@@ -50,7 +50,7 @@ def real_vectors(model: str | None, data_root: Path) -> dict[str, np.ndarray]:
     out["utkface"] = utkface_vectors(model, data_root)[0]
     frames = []
     for video in sorted((data_root / "videos").glob("*")):
-        v = fever.extract_video(video, model=model, detect_every=5, show_progress_bar=False).vectors
+        v = fever.extract_video(video, model=model, device="cpu", detect_every=5, show_progress_bar=False).vectors
         frames.append(v[np.isfinite(v).all(axis=1)])
     out["video frames"] = np.concatenate(frames)
     return out

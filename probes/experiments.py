@@ -52,14 +52,14 @@ def temporal(model: str | None, data_root: Path, lag: int = 5, seed: int = 0) ->
 
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
-    from fever.extractor import Extractor
+    from fever.extractor import get_extractor
 
     import probes
     from probes.metrics import ccc, s_metric
 
     test = load_split(data_root / "ferplus", "test")
     keep = test.majority >= 0
-    vectors = split_vectors(Extractor(model, device="cpu"), test)["embedding"][keep]
+    vectors = split_vectors(get_extractor(model, device="cpu"), test)["embedding"][keep]
     labels = test.majority[keep]
     half = len(vectors) // 2                       # faces of train videos and test videos do not overlap
     tr = lagged_videos(vectors[:half], labels[:half], 120, 64, lag, seed)
@@ -114,11 +114,11 @@ def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None
     """UTKFace vectors (the biggest detected face, or the whole 200 px crop when MTCNN finds none),
     labels (gender, race, age in years) and the split of each row."""
     from distill.utkface import load_utkface
-    from fever.extractor import Extractor
+    from fever.extractor import get_extractor
 
     utk = load_utkface(data_root)
     n = len(utk.names) if limit is None else min(limit, len(utk.names))
-    ex = Extractor(model, device="cpu")
+    ex = get_extractor(model, device="cpu")
     images = [utk.image(i) for i in range(n)]
     detected = ex.extract(images, faces="detect")
     vectors = np.full((n, ex.dim), np.nan, np.float32)
@@ -138,14 +138,14 @@ def multitask(model: str | None, data_root: Path, limit: int | None = None, seed
     """UTKFace gender (2), race (5), age bins (paper 001's) + FER+ emotion (8), one multi-task probe."""
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
-    from fever.extractor import Extractor
+    from fever.extractor import get_extractor
 
     import probes
     from probes.multitask import age_to_bin
 
     vec, lab, split = utkface_vectors(model, data_root, limit)
     utk_y = np.stack([np.full(len(vec), -1), lab[:, 0], lab[:, 1], age_to_bin(lab[:, 2])], axis=1)
-    ex = Extractor(model, device="cpu")
+    ex = get_extractor(model, device="cpu")
     fer = {s: load_split(data_root / "ferplus", s) for s in ("train", "valid", "test")}
     fer_v = {s: split_vectors(ex, fer[s])["embedding"] for s in fer}
 
