@@ -41,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "package":
         import json
 
-        from .package import package
+        from .package import ComparisonFileError, package
 
-        print(json.dumps(package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
-                                  compare=args.compare), indent=2))
+        try:
+            result = package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
+                             compare=args.compare)
+        except ComparisonFileError as exc:
+            pk.error(str(exc))
+        print(json.dumps(result, indent=2))
         return 0
     if args.command == "prepare-unlabelled":
         import dataclasses

@@ -60,11 +60,38 @@ def fit_expression_probe(folder: Path, vectors: dict[str, Any]) -> dict[str, Any
             "bundled expression probe: FER+ test macro-F1": report["macro_f1"]}
 
 
+TABLE_KEYS = ("ferplus_test_accuracy", "ferplus_test_accuracy_unweighted", "fer2013_test_accuracy",
+              "fer2013_test_accuracy_unweighted", "ferplus_triplet_accuracy", "ferplus_triplet_accuracy_similarity_head")
+
+
+class ComparisonFileError(ValueError):
+    """The ``--compare`` file is missing or is not ``fever-distill evaluate --json`` output."""
+
+
+def comparison_table(path: str | Path) -> str:
+    """The card's table of related runs from a ``fever-distill evaluate --json`` file; read before
+    the minutes of evaluation so that a wrong file fails at once, naming the file."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ComparisonFileError(f"{path}: cannot read the comparison file ({exc})") from None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ComparisonFileError(f"{path}: a comparison file is the list of results `fever-distill evaluate --json` writes")
+    for i, r in enumerate(rows):
+        missing = [k for k in ("model", *TABLE_KEYS) if k not in r]
+        if missing:
+            raise ComparisonFileError(f"{path}: result {i} lacks {', '.join(missing)} (write it with `fever-distill evaluate --json`)")
+    return (f"`fever-distill evaluate` on the runs of the paper's Tables I-II ({path.name}), "
+            "re-weighted and unweighted linear probes:\n\n" + format_table(rows))
+
+
 def package(run: str | Path, out: str | Path, data_root: str | Path, name: str | None = None,
             description: str | None = None, margin: float | None = None, dtype: torch.dtype = torch.float16,
             compare: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a run's best model and write it as a Hub folder whose card carries the results;
     ``compare``: a ``fever-distill evaluate --json`` file of related runs, shown as a table in the card."""
+    comparison = comparison_table(compare) if compare is not None else None
     run = Path(run)
     best = fever.load(run / "best")
     cfg = best.config
@@ -88,9 +115,5 @@ def package(run: str | Path, out: str | Path, data_root: str | Path, name: str |
         "reproduce with": f"`fever-distill evaluate {folder}`",
     }
     reloaded = fever.load(folder)
-    comparison = None
-    if compare is not None:
-        comparison = (f"`fever-distill evaluate` on the runs of the paper's Tables I-II ({Path(compare).name}), "
-                      "re-weighted and unweighted linear probes:\n\n" + format_table(json.loads(Path(compare).read_text())))
     reloaded.save_pretrained(folder, metrics=metrics, training=record, dtype=dtype, comparison=comparison)
     return {"folder": str(folder), "metrics": results, "training": record}

@@ -141,6 +141,27 @@ def test_package_writes_a_loadable_folder_whose_card_has_the_results(tmp_path, d
     assert (out / "probes" / "logistic" / "probe.safetensors").exists()
 
 
+def test_package_refuses_a_bad_comparison_file_before_evaluating(tmp_path, capsys):
+    from distill.cli import main as distill_main
+
+    run = str(tmp_path / "no-such-run")     # never reached: the comparison file is checked first
+    args = ["package", run, "--out", str(tmp_path / "out"), "--compare"]
+    with pytest.raises(SystemExit) as exit_:
+        distill_main(args + [str(tmp_path / "missing.json")])
+    assert exit_.value.code == 2
+    assert f"{tmp_path / 'missing.json'}: cannot read the comparison file" in capsys.readouterr().err
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps([{"model": "m", "ferplus_test_accuracy": 0.5}]))
+    with pytest.raises(SystemExit):
+        distill_main(args + [str(partial)])
+    assert f"{partial}: result 0 lacks ferplus_test_accuracy_unweighted, fer2013_test_accuracy" in capsys.readouterr().err
+    (tmp_path / "obj.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        distill_main(args + [str(tmp_path / "obj.json")])
+    assert "a comparison file is the list of results `fever-distill evaluate --json` writes" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_config_errors_are_clear():
     with pytest.raises(ValueError, match="unknown training settings: \\['lr_schedule'\\]"):
         TrainConfig.from_dict({"lr_schedule": "cosine"})
