@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def suite_main(argv: list[str]) -> int:
-    from .bench_suite import print_suite, suite
+    from .bench_suite import SUITE_REPEATS, print_suite, suite
 
     p = argparse.ArgumentParser(prog="fever-bench suite")
     p.add_argument("--model", default=None)
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
-    p.add_argument("--repeats", type=int, default=7, help="timed runs per row (median); short runs on a shared VM are noisy")
+    p.add_argument("--repeats", type=int, default=SUITE_REPEATS, help="timed runs per row (median); short runs on a shared VM are noisy")
     p.add_argument("--max-frames", type=int, default=60, help="frames per video for the end-to-end figures")
     p.add_argument("--detect-every", type=int, default=5,
                    help="the second fever video row: full detection on every n-th frame, O-Net follows faces between")

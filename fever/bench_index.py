@@ -23,11 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .index import Index
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+from .index import Index, unit_vectors
 
 
 def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -60,8 +56,8 @@ def stored_vectors(index: Index, x: np.ndarray) -> np.ndarray:
     """``x`` as the index holds it: decoded from its codes for the compressed kinds (the vectors
     its scores are computed from), unchanged for the kinds that keep full vectors."""
     if index.kind in ("exact", "hnsw"):
-        return _normalise(x)
-    return index.faiss_index.sa_decode(index.faiss_index.sa_encode(_normalise(x)))
+        return unit_vectors(x, None, "vectors")
+    return index.faiss_index.sa_decode(index.faiss_index.sa_encode(unit_vectors(x, None, "vectors")))
 
 
 def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[str, Any]]:
@@ -78,7 +74,7 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
     triplets = load_test_triplets(split)
     rows = []
     for spec in kinds:
-        kind, m = _parse_kind(spec)
+        kind, m, _ = _parse_kind(spec)
         index = Index(vectors.shape[1], kind, m=m, nlist=64)
         index.train(train_vectors)
         index.add(x)
@@ -100,7 +96,7 @@ def synthetic_collection(real: np.ndarray, total: int, seed: int = 0, neighbours
     """
     import faiss
 
-    real = _normalise(real)
+    real = unit_vectors(real, None, "real vectors")
     rng = np.random.default_rng(seed)
     flat = faiss.IndexFlatIP(real.shape[1])
     flat.add(real)
@@ -111,7 +107,7 @@ def synthetic_collection(real: np.ndarray, total: int, seed: int = 0, neighbours
     b = nn[a, 1 + rng.integers(0, k, count)]
     lam = rng.random((count, 1)).astype(np.float32)
     extra = (1 - lam) * real[a] + lam * real[b]
-    return np.concatenate([real, _normalise(extra)])[:total]
+    return np.concatenate([real, unit_vectors(extra, None, "interpolated vectors")])[:total]
 
 
 def _timed(fn, repeat: int = 1) -> tuple[Any, float]:
@@ -121,10 +117,11 @@ def _timed(fn, repeat: int = 1) -> tuple[Any, float]:
     return out, (time.perf_counter() - start) / repeat
 
 
-def _parse_kind(spec: str) -> tuple[str, int]:
-    """``opq-ivfpq:52`` -> (kind, m); plain names use m = 32."""
-    kind, _, m = spec.partition(":")
-    return kind, int(m) if m else 32
+def _parse_kind(spec: str) -> tuple[str, int, int | None]:
+    """``pca-ivfpq:48:16384`` -> (kind, m code bytes, IVF lists); ``m`` defaults to 32 and the
+    lists to the index's own default (4 sqrt(n))."""
+    kind, m, nlist = (spec.split(":") + ["", ""])[:3]
+    return kind, int(m) if m else 32, int(nlist) if nlist else None
 
 
 def _recalls(found: np.ndarray, truth: np.ndarray, k: int) -> tuple[float, float]:
@@ -154,8 +151,8 @@ def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int 
                  "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
                  "batched_ms_per_query": 1000 * t_batch / 100, "recall_at_10": 1.0, "1_recall_at_10": 1.0})
     for spec in kinds:
-        kind, m = _parse_kind(spec)
-        index = Index(collection.shape[1], kind, m=m)
+        kind, m, nlist = _parse_kind(spec)
+        index = Index(collection.shape[1], kind, m=m, nlist=nlist)
         _, build = _timed(lambda: (index.train(collection), index.faiss_index.add(collection)))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "x.faiss"

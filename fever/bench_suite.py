@@ -146,7 +146,11 @@ def _child(job: str, spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def suite(model: str | None, data_root: Path, repeats: int = 7, count: int = 512, batch_size: int = 64,
+SUITE_REPEATS = 7
+"""Timed runs per row (median): short runs on a shared VM are noisy (3 repeats gave 475-524 crops/s for one row)."""
+
+
+def suite(model: str | None, data_root: Path, repeats: int = SUITE_REPEATS, count: int = 512, batch_size: int = 64,
           max_frames: int = 60, detect_every: int = 5) -> dict[str, Any]:
     base = {"data_root": str(data_root), "count": count, "batch_size": batch_size, "repeats": repeats}
     from .extractor import DEFAULT_MODEL

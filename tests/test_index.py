@@ -30,13 +30,17 @@ def test_exact_search_known_answers(clustered):
     assert all(labels[int(i[1:])] == 0 for i in res.ids[0]) and all(labels[int(i[1:])] == 1 for i in res.ids[1])
 
 
-@pytest.mark.parametrize("kind", ["ivfpq", "opq-ivfpq", "hnsw"])
+@pytest.mark.parametrize("kind", ["ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw"])
 def test_compressed_kinds_find_the_same_cluster(clustered, kind):
     x, labels = clustered
     index = Index.build(x, kind=kind, m=8, nlist=8)
     res = index.search(x[::100], k=10)
     same = labels[res.rows] == labels[::100][:, None]
     assert same.mean() > 0.95
+    # scores are cosine similarities whatever the metric inside (L2 for the IVF kinds)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    cosine = np.einsum("qd,qkd->qk", unit[::100], unit[res.rows])
+    assert np.abs(res.scores - cosine).max() < 0.05 and res.scores.max() <= 1.05
 
 
 def test_add_incrementally_and_round_trip(clustered, tmp_path):
@@ -158,6 +162,9 @@ def test_opq_projects_to_four_dimensions_per_subquantiser():
 
     assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"   # 52 B codes + 8 B ids
     assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
+    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384,PQ48"   # 2 principal dims per byte
+    with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/2 \\(128\\), not 129"):
+        _factory("pca-ivfpq", 256, 1000, 16, 129)
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/4 \\(64\\), not 65"):
         _factory("opq-ivfpq", 256, 1000, 16, 65)
     with pytest.raises(FeverIndexError, match="multiple of m"):
@@ -170,7 +177,8 @@ def test_recall_measures_know_the_answer():
     truth = np.array([[0, 1, 2], [3, 4, 5]])
     found = np.array([[0, 2, 9], [9, 8, 4]])       # query 0: 2 of 3 and its nearest; query 1: 1 of 3, nearest missing
     assert _recalls(found, truth, 3) == (0.5, 0.5)
-    assert _parse_kind("opq-ivfpq:52") == ("opq-ivfpq", 52) and _parse_kind("hnsw") == ("hnsw", 32)
+    assert _parse_kind("opq-ivfpq:52") == ("opq-ivfpq", 52, None) and _parse_kind("hnsw") == ("hnsw", 32, None)
+    assert _parse_kind("pca-ivfpq:48:16384") == ("pca-ivfpq", 48, 16384)
 
 
 def test_scale_benchmark_gives_a_row_per_nprobe():
@@ -194,6 +202,7 @@ def test_stored_vectors_are_what_the_index_scores(clustered):
     assert np.array_equal(stored_vectors(exact, x), unit)
     decoded = stored_vectors(ivfpq, x)
     assert decoded.shape == x.shape and not np.allclose(decoded, unit)
-    # the inner products the index returns are those of the query with the decoded vectors
+    # IVF kinds search by L2: their scores are 1 - |q - x|^2 / 2 with x decoded from the codes
     res = ivfpq.search(unit[:5], k=3)
-    assert np.allclose(res.scores, np.einsum("qd,qkd->qk", unit[:5], decoded[res.rows]), atol=1e-4)
+    distances = ((unit[:5, None, :] - decoded[res.rows]) ** 2).sum(-1)
+    assert np.allclose(res.scores, 1 - distances / 2, atol=1e-4)

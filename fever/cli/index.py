@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..index import KINDS
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fever-index", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="index the face vectors of fever-embed parquet files")
     b.add_argument("parquet", nargs="+", type=Path)
     b.add_argument("--out", required=True, type=Path)
-    b.add_argument("--kind", default="exact", choices=("exact", "ivfpq", "opq-ivfpq", "hnsw"))
+    b.add_argument("--kind", default="exact", choices=KINDS)
     b.add_argument("--m", type=int, default=32, help="PQ bytes per vector (compressed kinds)")
     b.add_argument("--nlist", type=int, default=None, help="IVF lists (default 4 sqrt(n))")
     b.add_argument("--nprobe", type=int, default=32)
