@@ -157,12 +157,37 @@ def test_scale_benchmark_pieces():
     assert by_kind["hnsw"]["recall_at_10"] > 0.8
 
 
+def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, tmp_path):
+    import faiss
+
+    x, _ = clustered
+    index = Index.build(x, kind="pca-ivfpq", m=8, nlist=8)
+    quantizer = faiss.downcast_index(faiss.extract_index_ivf(index.faiss_index).quantizer)
+    assert isinstance(quantizer, faiss.IndexScalarQuantizer) and quantizer.ntotal == 8
+    loaded = Index.load(index.save(tmp_path / "pca"))
+    a, b = index.search(x[:20], 5), loaded.search(x[:20], 5)
+    assert loaded.factory == "PCAR16,IVF8(SQ8),PQ8" and a.ids == b.ids and np.array_equal(a.scores, b.scores)
+
+
+def test_training_sample_grows_with_the_ivf_lists(tmp_path):
+    """10 vectors per list: 1,000 lists train on 10,000 of 30,000 vectors, not on train_size=5,000."""
+    x = np.random.default_rng(3).normal(size=(30_000, 8)).astype(np.float32)
+    index = Index(8, "ivfpq", m=4, nlist=1000)
+    index.train(x, train_size=5_000)
+    assert index.trained_on == 10_000
+    small = Index(8, "ivfpq", m=4, nlist=16)
+    small.train(x, train_size=5_000)
+    assert small.trained_on == 5_000
+    small.add(x[:100])
+    assert Index.load(small.save(tmp_path / "s")).manifest()["trained_on"] == 5_000
+
+
 def test_opq_projects_to_four_dimensions_per_subquantiser():
     from fever.index import FeverIndexError, _factory
 
     assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"   # 52 B codes + 8 B ids
     assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
-    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384,PQ48"   # 2 principal dims per byte
+    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384(SQ8),PQ48"   # 2 principal dims per byte
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/2 \\(128\\), not 129"):
         _factory("pca-ivfpq", 256, 1000, 16, 129)
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/4 \\(64\\), not 65"):
