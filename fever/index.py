@@ -4,8 +4,8 @@ Vectors are L2-normalised, so scores are cosine similarities. Kinds: ``exact`` (
 (graph, uncompressed) search by inner product; ``ivfpq``, ``opq-ivfpq`` and ``pca-ivfpq``
 (compressed, trained on a sample) search by L2 distance, which ranks unit vectors as cosine does
 and is turned back into cosine (1 - d^2/2). Why L2 for IVF: on 1M expression vectors, faiss's coarse
-k-means and residual codes under inner product gave 0.33-0.51 10-recall@10 (``fever-bench-index
-scale``, before this change) and under L2 0.91-0.95 in one-off runs; re-measure with the same command. An index folder holds ``index.faiss``, ``ids.parquet`` and
+k-means and residual codes under inner product gave 0.33-0.51 10-recall@10 (an earlier version of
+``fever-bench-index scale``), under L2 0.87-0.96 (README, Similarity search). An index folder holds ``index.faiss``, ``ids.parquet`` and
 ``manifest.json`` (model, revision, dimension, kind, count, checksums); it is written into a
 temporary folder and renamed into place, and loading verifies the checksums, so a half-written or
 damaged index never loads.
