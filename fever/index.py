@@ -178,15 +178,16 @@ class Index:
 
         x = unit_vectors(vectors, self.dim, "training vectors")
         self.factory = _factory(self.kind, self.dim, len(vectors), self.nlist, self.m)
-        lists = int(self.factory.split("IVF")[1].split(",")[0].split("(")[0]) if "IVF" in self.factory else 0
+        metric = faiss.METRIC_L2 if self.kind in L2_KINDS else faiss.METRIC_INNER_PRODUCT
+        index = faiss.index_factory(self.dim, self.factory, metric)
+        ivf = faiss.try_extract_index_ivf(index)
+        lists = ivf.nlist if ivf is not None else 0
+        if ivf is not None and not isinstance(faiss.downcast_index(ivf.quantizer), faiss.IndexFlat):
+            # k-means on exact fp32 centroids (BLAS), then stored in the compressed coarse quantiser
+            ivf.quantizer_trains_alone = 2
         sample = max(train_size, 10 * lists)
         if len(x) > sample:
             x = x[np.random.default_rng(seed).choice(len(x), sample, replace=False)]
-        metric = faiss.METRIC_L2 if self.kind in L2_KINDS else faiss.METRIC_INNER_PRODUCT
-        index = faiss.index_factory(self.dim, self.factory, metric)
-        if "(" in self.factory:
-            # k-means on exact fp32 centroids (BLAS), then stored in the 8-bit coarse quantiser
-            faiss.extract_index_ivf(index).quantizer_trains_alone = 2
         if not index.is_trained:
             need = max(lists, 256)  # k-means of the coarse quantiser and of the 256-entry PQ codebooks
             if len(x) < need:

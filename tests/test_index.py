@@ -162,8 +162,10 @@ def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, 
 
     x, _ = clustered
     index = Index.build(x, kind="pca-ivfpq", m=8, nlist=8)
-    quantizer = faiss.downcast_index(faiss.extract_index_ivf(index.faiss_index).quantizer)
+    ivf = faiss.extract_index_ivf(index.faiss_index)
+    quantizer = faiss.downcast_index(ivf.quantizer)
     assert isinstance(quantizer, faiss.IndexScalarQuantizer) and quantizer.ntotal == 8
+    assert ord(ivf.quantizer_trains_alone) == 2          # k-means on fp32 centroids, then stored in 8 bits
     loaded = Index.load(index.save(tmp_path / "pca"))
     a, b = index.search(x[:20], 5), loaded.search(x[:20], 5)
     assert loaded.factory == "PCAR16,IVF8(SQ8),PQ8" and a.ids == b.ids and np.array_equal(a.scores, b.scores)
