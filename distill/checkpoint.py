@@ -16,8 +16,11 @@ from safetensors.torch import save_file
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    progress: dict[str, Any]) -> None:
+                    progress: dict[str, Any], ema: torch.nn.Module | None = None) -> None:
+    """``ema``: the moving average of the weights (``torch.optim.swa_utils.AveragedModel``), if any."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().contiguous().cpu() for k, v in ema.state_dict().items()})
     for i, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
         for key, value in optimizer.state.get(param, {}).items():
             if torch.is_tensor(value):
@@ -27,11 +30,17 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
+                    ema: torch.nn.Module | None = None) -> dict[str, Any]:
     with safe_open(str(path), framework="pt") as handle:
         progress = json.loads((handle.metadata() or {})["progress"])
         keys = list(handle.keys())
         model.load_state_dict({k[6:]: handle.get_tensor(k) for k in keys if k.startswith("model.")})
+        if ema is not None:
+            state = {k[4:]: handle.get_tensor(k) for k in keys if k.startswith("ema.")}
+            if not state:
+                raise ValueError(f"{path} holds no moving average of the weights, but the run keeps one (ema_decay > 0)")
+            ema.load_state_dict(state)
         if optimizer is not None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             for k in keys:

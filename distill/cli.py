@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
     ev.add_argument("--data-root", default="../shared/datasets")
     ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ev.add_argument("--split", choices=("valid", "test"), default="test",
+                    help="FER+ split to score on: select models on valid, report test once (default: %(default)s)")
+    ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
     ev.add_argument("--json", help="also write the results to this JSON file")
     fr = sub.add_parser("framing", help="measure how FER+ faces are framed relative to MTCNN boxes")
     fr.add_argument("--data-root", default="../shared/datasets")
@@ -80,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         import json
 
-        from .evaluate import evaluate, format_table
+        from .evaluate import evaluate, evaluate_baselines, format_table
 
-        results = [evaluate(m, args.data_root, args.precision) for m in args.models]
+        results = [evaluate(m, args.data_root, args.precision, args.split) for m in args.models]
+        if not args.no_baselines:
+            results += evaluate_baselines(args.data_root, args.split)
         print(format_table(results))
         if args.json:
             with open(args.json, "w") as fh:

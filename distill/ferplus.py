@@ -47,6 +47,17 @@ class FerPlusSplit:
         label = np.where(ties | (arg >= 8), -1, arg)
         return label.astype(np.int64)
 
+    @property
+    def official_majority(self) -> np.ndarray:
+        """The FER+ paper's majority protocol (microsoft/FERPlus ``_process_data``): single votes are
+        dropped as outliers, the top class needs more than half of the remaining votes (unknown and
+        not-a-face counted), and faces whose label is then unknown or not-a-face are excluded (-1)."""
+        v = np.where(self.votes <= 1, 0, self.votes)
+        top = v.max(axis=1)
+        arg = v.argmax(axis=1)
+        clear = (top > 0.5 * v.sum(axis=1)) & (top > 0)
+        return np.where(clear & (arg < 8), arg, -1).astype(np.int64)
+
 
 def load_split(root: str | Path, split: str) -> FerPlusSplit:
     """Decode a split once per process (the PNGs take seconds; every run and test reuses them)."""

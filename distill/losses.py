@@ -24,6 +24,14 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return -(target * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
 
 
+def kd_loss(student_logits: torch.Tensor, teacher_logits: list[torch.Tensor], temperature: float = 4.0) -> torch.Tensor:
+    """Hinton et al. (2015): KL from the teachers' mean softened prediction, scaled by T^2."""
+    with torch.no_grad():
+        target = torch.stack([F.softmax(t.float() / temperature, dim=1) for t in teacher_logits]).mean(0)
+    log_p = F.log_softmax(student_logits.float() / temperature, dim=1)
+    return F.kl_div(log_p, target, reduction="batchmean") * temperature ** 2
+
+
 def _pairwise_distance(e: torch.Tensor) -> torch.Tensor:
     sq = e.pow(2).sum(1)
     prod = e @ e.t()

@@ -16,52 +16,72 @@ from safetensors import safe_open
 
 import fever
 
-from .evaluate import evaluate_with_vectors, format_table
+from .config import TrainConfig
+from .evaluate import TABLE_COLUMNS, evaluate_with_vectors, format_table
 
 
 def training_record(run: Path) -> dict[str, Any]:
-    cfg = json.loads((run / "train_config.json").read_text())
+    cfg = TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
     with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as fh:
         progress = json.loads((fh.metadata() or {})["progress"])
-    steps_per_epoch = max(1, cfg["epoch_triplets"] // cfg["batch_triplets"])
-    batch = f"{cfg['batch_triplets']} triplets + {cfg['batch_labelled']} labelled"
-    if cfg["phase"] == "student":
-        batch += f" + {cfg['batch_unlabelled']} unlabelled"
+    # runs record their epoch length; runs older than that used only the sampled-triplet epoch
+    steps_per_epoch = progress.get("steps_per_epoch") or max(1, cfg.epoch_triplets // cfg.batch_triplets)
+    if cfg.triplet_source == "batch":
+        batch = f"{cfg.batch_labelled} labelled faces, up to {cfg.batch_triplets} vote triplets among them"
+    else:
+        batch = f"{cfg.batch_triplets} triplets + {cfg.batch_labelled} labelled"
+    if cfg.phase == "student":
+        batch += f" + {cfg.batch_unlabelled} unlabelled"
+    schedule = "no schedule" if cfg.schedule == "constant" else \
+        f"{cfg.schedule} schedule, {cfg.warmup_epochs} warm-up epochs, down to {cfg.min_lr}"
+    distilled = cfg.phase == "student" and cfg.distill
+    loss = f"triplet (margin {cfg.triplet_margin}) + {cfg.alpha} x cross-entropy"
+    if distilled:
+        loss += f" + {cfg.rkd_distance} x RKD distance + {cfg.rkd_angle} x RKD angle"
+        if cfg.kd_weight:
+            loss += f" + {cfg.kd_weight} x KL to the teachers (T = {cfg.kd_temperature})"
     return {
-        "phase": cfg["phase"] + ("" if cfg["phase"] == "teacher" else (" (distilled)" if cfg["distill"] else " (no distillation)")),
+        "phase": cfg.phase + ("" if cfg.phase == "teacher" else (" (distilled)" if cfg.distill else " (no distillation)")),
         "weights from step": progress.get("best_step", progress["step"]),
         "steps run so far": progress["step"],
-        "epochs run so far (of planned)": f"{progress['step'] / steps_per_epoch:.2f} of {cfg['epochs']}",
+        "epochs run so far (of planned)": f"{progress['step'] / steps_per_epoch:.2f} of {cfg.epochs}",
         "wall-clock hours (2-core CPU machine shared with other work)": round(progress["elapsed_s"] / 3600, 2),
-        "optimiser": f"SGD Nesterov, momentum {cfg['momentum']}, lr {cfg['lr']}, no schedule",
+        "optimiser": f"SGD Nesterov, momentum {cfg.momentum}, lr {cfg.lr}, {schedule}, weight decay {cfg.weight_decay}"
+                     + ("" if cfg.decay_norm_and_bias else " (not on BatchNorm and biases)"),
+        "weights kept": f"moving average, decay {cfg.ema_decay}" if cfg.ema_decay else "the trained weights",
+        "augmentation": ", ".join(f"{k} {v}" for k, v in cfg.augmentation().to_dict().items()),
         "batch": batch,
-        "loss": f"triplet (margin {cfg['triplet_margin']}) + {cfg['alpha']} x cross-entropy"
-                + (f" + {cfg['rkd_distance']} x RKD distance + {cfg['rkd_angle']} x RKD angle" if cfg["distill"] and cfg["phase"] == "student" else ""),
-        "teachers": ", ".join(Path(t).name for t in cfg.get("teachers", [])) or "none",
-        "labelled data": cfg.get("train_data", "ferplus") + " train",
-        "unlabelled data": ", ".join(Path(u).name for u in cfg.get("unlabelled", [])) or "none",
+        "loss": loss,
+        "teachers": ", ".join(Path(t).name for t in cfg.teachers) or "none",
+        "labelled data": cfg.train_data + " train",
+        "unlabelled data": ", ".join(Path(u).name for u in cfg.unlabelled) or "none",
     }
 
 
 def fit_expression_probe(folder: Path, vectors: dict[str, Any]) -> dict[str, Any]:
     """The ``logistic`` probe that ``fever.analyze`` uses: fitted on the model's FER+ train vectors
-    (8 classes, majority labels, classes re-weighted as in the paper), scored on FER+ test."""
+    (8 classes, majority labels, unweighted so that labels follow how often expressions occur),
+    scored on FER+ test with its recall per class."""
     import numpy as np
 
-    import probes
+    from .evaluate import PROBE, fit_linear_probe
 
     names = np.asarray(vectors["class_names"])
     tr, te = vectors["train_labels"] >= 0, vectors["test_labels"] >= 0
-    probe = probes.create("logistic").fit(vectors["train"][tr], names[vectors["train_labels"][tr]])
+    probe = fit_linear_probe(vectors["train"], vectors["train_labels"])
+    probe.classes_ = names[probe.classes_]                 # store class names, not indices
     probe.save(Path(folder) / "probes" / "logistic")
     report = probe.report(vectors["test"][te], names[vectors["test_labels"][te]])
-    trained = f"logistic, C = 10000, fitted on {int(tr.sum())} FER+ train vectors, 8 classes re-weighted"
+    matrix = np.asarray(report["confusion_matrix"], np.float64)
+    recall = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+    trained = f"logistic, C = {PROBE['C']}, unweighted, fitted on {int(tr.sum())} FER+ train vectors"
     return {f"bundled expression probe of fever.analyze ({trained}): FER+ test accuracy": report["accuracy"],
-            "bundled expression probe: FER+ test macro-F1": report["macro_f1"]}
+            "bundled expression probe: FER+ test macro-F1": report["macro_f1"],
+            **{f"bundled expression probe: FER+ test recall of {c}": float(r) for c, r in zip(report["classes"], recall)}}
 
 
-TABLE_KEYS = ("ferplus_test_accuracy", "ferplus_test_accuracy_unweighted", "fer2013_test_accuracy",
-              "fer2013_test_accuracy_unweighted", "ferplus_triplet_accuracy", "ferplus_triplet_accuracy_similarity_head")
+# what every row of a comparison file has (baseline rows have no paper-probe or head figures)
+TABLE_KEYS = tuple(key for _, key in TABLE_COLUMNS[:4])
 
 
 class ComparisonFileError(ValueError):
@@ -82,8 +102,8 @@ def comparison_table(path: str | Path) -> str:
         missing = [k for k in ("model", *TABLE_KEYS) if k not in r]
         if missing:
             raise ComparisonFileError(f"{path}: result {i} lacks {', '.join(missing)} (write it with `fever-distill evaluate --json`)")
-    return (f"`fever-distill evaluate` on the runs of the paper's Tables I-II ({path.name}), "
-            "re-weighted and unweighted linear probes:\n\n" + format_table(rows))
+    return (f"`fever-distill evaluate` on related runs ({path.name}), linear probes on frozen vectors:\n\n"
+            + format_table(rows))
 
 
 def package(run: str | Path, out: str | Path, data_root: str | Path, name: str | None = None,
@@ -104,13 +124,14 @@ def package(run: str | Path, out: str | Path, data_root: str | Path, name: str |
     results, vectors = evaluate_with_vectors(folder, data_root)
     probe_metrics = fit_expression_probe(folder, vectors)
     metrics = {
-        "FER+ test accuracy, 8 classes (linear probe, majority labels)": results["ferplus_test_accuracy"],
-        "FER+ test accuracy, 8 classes (linear probe without class re-weighting)": results["ferplus_test_accuracy_unweighted"],
-        "FER+ test macro-F1, 8 classes": results["ferplus_test_macro_f1"],
-        "FER2013 test accuracy, 7 classes (linear probe)": results["fer2013_test_accuracy"],
-        "FER2013 test accuracy, 7 classes (without class re-weighting)": results["fer2013_test_accuracy_unweighted"],
-        "FER+ test triplet accuracy (D_face vectors, 10,000 frozen triplets)": results["ferplus_triplet_accuracy"],
-        "FER+ test triplet accuracy (32-d similarity head)": results["ferplus_triplet_accuracy_similarity_head"],
+        "FER+ test accuracy, 8 classes (linear probe, unweighted, majority labels)": results["ferplus_accuracy"],
+        "FER+ test accuracy, 8 classes (FER+ paper's official majority protocol)": results["ferplus_official_accuracy"],
+        "FER+ test macro-F1, 8 classes": results["ferplus_macro_f1"],
+        "FER2013 test accuracy, 7 classes (linear probe, unweighted)": results["fer2013_accuracy"],
+        "FER+ test accuracy, DeepFEVER's probe (C = 10000, classes re-weighted)": results["ferplus_accuracy_paper_probe"],
+        "FER2013 test accuracy, DeepFEVER's probe": results["fer2013_accuracy_paper_probe"],
+        "FER+ test triplet accuracy (D_face vectors, 10,000 frozen triplets)": results["triplet_accuracy"],
+        "FER+ test triplet accuracy (32-d similarity head)": results["triplet_accuracy_similarity_head"],
         **probe_metrics,
         "reproduce with": f"`fever-distill evaluate {folder}`",
     }

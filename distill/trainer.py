@@ -16,18 +16,25 @@ import torch.nn.functional as F
 import fever
 from fever.models import FeverModel
 
-from .augment import augment_batch, eval_batch
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
-from .loaders import load_source
-from .losses import (distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss,
-                     soft_cross_entropy)
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
 from probes.metrics import triplet_accuracy
 
+from .augment import augment_batch, eval_batch, mix_batch
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .curves import plot_curves
+from .loaders import load_source
+from .losses import (distillation_target, fec_triplet_loss, kd_loss, rkd_angle_loss, rkd_distance_loss,
+                     soft_cross_entropy)
 from .triplets import sample_triplets
 
-STEP_FIELDS = ["step", "epoch", "loss", "triplet", "ce", "rkd_distance", "rkd_angle", "lr", "img_per_s", "elapsed_s"]
-EPOCH_FIELDS = ["epoch", "step", "val_accuracy", "val_triplet_accuracy", "val_score", "elapsed_s"]
+STEP_FIELDS = ["step", "epoch", "loss", "triplet", "ce", "rkd_distance", "rkd_angle", "kd", "lr", "img_per_s",
+               "elapsed_s"]
+EPOCH_FIELDS = ["epoch", "step", "lr", "train_loss", "val_accuracy", "val_triplet_accuracy", "val_score",
+                "val_accuracy_raw", "val_triplet_accuracy_raw", "elapsed_s"]
+# Rounds of in-batch triplet draws before settling for fewer triplets than asked.
+BATCH_TRIPLET_ROUNDS = 8
 
 
 def _rank_world() -> tuple[int, int]:
@@ -53,8 +60,13 @@ class Trainer:
         self.ddp: torch.nn.Module = self.model
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+        self.optimizer = torch.optim.SGD(self._param_groups(), lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
+        self.ema: AveragedModel | None = None
+        if cfg.ema_decay > 0:
+            # BatchNorm statistics are averaged too (use_buffers), so the average is a usable network
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.aug = cfg.augmentation()
         names = self.model.config.class_names
         self.train = load_source(cfg.train_data, "train", cfg.data_root, self.pre, names)
         self.valid = load_source(cfg.valid_data, "valid", cfg.data_root, self.pre, names)
@@ -64,14 +76,32 @@ class Trainer:
                                             np.random.default_rng(12345), cfg.triplet_rule_margin)
         self.unlabelled = self._load_unlabelled()
         self.teachers = [fever.load(t).eval() for t in cfg.teachers] if cfg.phase == "student" and cfg.distill else []
-        self.steps_per_epoch = max(1, cfg.epoch_triplets // cfg.batch_triplets)
-        self.progress: dict[str, Any] = {"step": 0, "best_score": -1.0, "elapsed_s": 0.0}
+        if cfg.triplet_source == "batch":
+            self.steps_per_epoch = max(1, len(self.labelled) // cfg.batch_labelled)
+        else:
+            self.steps_per_epoch = max(1, cfg.epoch_triplets // cfg.batch_triplets)
+        self.progress: dict[str, Any] = {"step": 0, "best_score": -1.0, "elapsed_s": 0.0,
+                                         "epoch_loss_sum": 0.0, "epoch_loss_steps": 0,
+                                         "steps_per_epoch": self.steps_per_epoch}
         self.ckpt = self.out / "checkpoint.safetensors"
         if self.ckpt.exists():
-            self.progress = load_checkpoint(self.ckpt, self.model, self.optimizer)
+            self.progress = {**self.progress, **load_checkpoint(self.ckpt, self.model, self.optimizer, self.ema)}
             self._log(f"resumed from {self.ckpt} at step {self.progress['step']}")
             self._truncate_logs(int(self.progress["step"]))
         (self.out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """With ``decay_norm_and_bias`` off, BatchNorm weights and biases are not decayed (1-d tensors)."""
+        if self.cfg.decay_norm_and_bias:
+            return [{"params": list(self.model.parameters())}]
+        params = list(self.model.parameters())
+        return [{"params": [p for p in params if p.ndim > 1]},
+                {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+
+    @property
+    def total_steps(self) -> int:
+        total = self.cfg.epochs * self.steps_per_epoch
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
     # -- data ------------------------------------------------------------------------------------------
     def _load_unlabelled(self) -> np.ndarray | None:
@@ -95,24 +125,33 @@ class Trainer:
         """Every random choice of step ``step`` comes from (seed, step): resume is exact."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, step])
-        trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
-        lab = self._labelled_indices(step, cfg.batch_labelled)
-        labelled = self.train.images[np.concatenate([trip.reshape(-1), lab])]
-        x = augment_batch(labelled, self.pre, rng)
+        sl = slice(self.rank, None, self.world)  # each DDP rank takes its share of every part
+        if cfg.triplet_source == "batch":
+            lab = self._labelled_indices(step, cfg.batch_labelled)
+            x = augment_batch(self.train.images[lab], self.pre, rng, self.aug)
+            x, y = mix_batch(x, torch.from_numpy(self.train_dist[lab]), rng, self.aug)
+            x, y = x[sl], y[sl]
+            # the vote-triplet rule applied to the batch's own (possibly mixed) vote distributions
+            trip = sample_triplets(y.numpy(), cfg.batch_triplets, rng, cfg.triplet_rule_margin,
+                                   max_rounds=BATCH_TRIPLET_ROUNDS)
+            parts = {"x_trip": x[:0], "x_lab": x, "y": y, "batch_triplets": torch.from_numpy(trip)}
+        else:
+            trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
+            lab = self._labelled_indices(step, cfg.batch_labelled)
+            x = augment_batch(self.train.images[np.concatenate([trip.reshape(-1), lab])], self.pre, rng, self.aug)
+            if cfg.soft_labels:
+                y = torch.from_numpy(self.train_dist[lab])
+            else:
+                y = torch.from_numpy(self.train.majority[lab]).clamp(min=0)
+            n_t = len(trip) * 3
+            parts = {"x_trip": x[:n_t].view(len(trip), 3, *x.shape[1:])[sl].reshape(-1, *x.shape[1:]),
+                     "x_lab": x[n_t:][sl], "y": y[sl], "batch_triplets": None}
+        parts["x_unl"] = parts["x_lab"][:0]
         if self.unlabelled is not None:
             # unlabelled crops may have another size than FER+'s 48 px: augmented on their own,
             # both come out at the model's input size
             extra = self.unlabelled[rng.integers(0, len(self.unlabelled), cfg.batch_unlabelled)]
-            x = torch.cat([x, augment_batch(extra, self.pre, rng)])
-        if cfg.soft_labels:
-            y = torch.from_numpy(self.train_dist[lab])
-        else:
-            y = torch.from_numpy(self.train.majority[lab]).clamp(min=0)
-        sl = slice(self.rank, None, self.world)  # each DDP rank takes its share of every part
-        n_t = len(trip) * 3
-        n_l = len(lab)
-        parts = {"x_trip": x[:n_t].view(len(trip), 3, *x.shape[1:])[sl].reshape(-1, *x.shape[1:]),
-                 "x_lab": x[n_t:n_t + n_l][sl], "y": y[sl], "x_unl": x[n_t + n_l:][sl]}
+            parts["x_unl"] = augment_batch(extra, self.pre, rng, self.aug)[sl]
         return parts
 
     # -- one step --------------------------------------------------------------------------------------
@@ -122,29 +161,46 @@ class Trainer:
     def step(self, step: int) -> dict[str, float]:
         cfg = self.cfg
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout of step k is fixed too
+        # the schedule spans the configured epochs; max_steps / max_minutes only stop early
+        lr = cfg.lr_at(step, cfg.epochs * self.steps_per_epoch, self.steps_per_epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         b = self.batch(step)
         x = torch.cat([b["x_trip"], b["x_lab"], b["x_unl"]]).contiguous(memory_format=torch.channels_last)
         n_t, n_l = len(b["x_trip"]), len(b["x_lab"])
         self.ddp.train()
         with self.autocast():
             out = self.ddp(x)
-        sim = out.similarity[:n_t].float().view(-1, 3, out.similarity.shape[1])
-        l_trip = fec_triplet_loss(sim[:, 0], sim[:, 1], sim[:, 2], cfg.triplet_margin)
+        if b["batch_triplets"] is not None:
+            t = b["batch_triplets"]
+            sim = out.similarity[n_t:n_t + n_l].float()
+            l_trip = fec_triplet_loss(sim[t[:, 0]], sim[t[:, 1]], sim[t[:, 2]], cfg.triplet_margin) if len(t) else sim.sum() * 0
+        else:
+            sim = out.similarity[:n_t].float().view(-1, 3, out.similarity.shape[1])
+            l_trip = fec_triplet_loss(sim[:, 0], sim[:, 1], sim[:, 2], cfg.triplet_margin)
         l_ce = soft_cross_entropy(out.logits[n_t:n_t + n_l], b["y"])
         loss = l_trip + cfg.alpha * l_ce
-        parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0}
+        parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0, "kd": 0.0}
         if self.teachers:
             with torch.no_grad(), self.autocast():
-                target = distillation_target([(o.similarity, o.logits) for o in (t(self._resize_for(t, x)) for t in self.teachers)])
+                outputs = [t(self._resize_for(t, x)) for t in self.teachers]
+            target = distillation_target([(o.similarity, o.logits) for o in outputs])
             student = out.distill.float()
             l_d = rkd_distance_loss(student, target)
             l_a = rkd_angle_loss(student, target)
             loss = loss + cfg.rkd_distance * l_d + cfg.rkd_angle * l_a
             parts.update(rkd_distance=l_d.item(), rkd_angle=l_a.item())
+            if cfg.kd_weight > 0:
+                l_kd = kd_loss(out.logits.float(), [o.logits.float() for o in outputs], cfg.kd_temperature)
+                loss = loss + cfg.kd_weight * l_kd
+                parts["kd"] = l_kd.item()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         parts["loss"] = loss.item()
+        parts["lr"] = lr
         return parts
 
     @staticmethod
@@ -156,15 +212,20 @@ class Trainer:
         return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
     # -- validation ------------------------------------------------------------------------------------
+    @property
+    def kept_model(self) -> FeverModel:
+        """The network that is validated and saved: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
+
     @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        self.model.eval()
-        embs, sims, logits = [], [], []
+    def validate(self, model: FeverModel | None = None) -> dict[str, float]:
+        model = model or self.kept_model
+        model.eval()
+        sims, logits = [], []
         for i in range(0, len(self.valid.images), 256):
             x = eval_batch(self.valid.images[i:i + 256], self.pre).contiguous(memory_format=torch.channels_last)
             with self.autocast():
-                o = self.model(x)
-            embs.append(o.embedding.float())
+                o = model(x)
             sims.append(F.normalize(o.similarity.float(), dim=1))
             logits.append(o.logits.float())
         major = self.valid.majority
@@ -207,13 +268,34 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         if self.rank == 0:
-            save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress)
+            save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress, self.ema)
+
+    def _end_of_epoch(self, step: int, elapsed: float, lr: float) -> None:
+        metrics = self.validate()
+        if self.ema is not None:
+            raw = self.validate(self.model)
+            metrics.update(val_accuracy_raw=raw["val_accuracy"], val_triplet_accuracy_raw=raw["val_triplet_accuracy"])
+        n = max(1, int(self.progress["epoch_loss_steps"]))
+        self._append_csv("epochs.csv", EPOCH_FIELDS, {
+            "epoch": f"{step / self.steps_per_epoch:.2f}", "step": step, "lr": f"{lr:.6f}",
+            "train_loss": f"{self.progress['epoch_loss_sum'] / n:.4f}",
+            **{k: f"{v:.4f}" for k, v in metrics.items()}, "elapsed_s": f"{elapsed:.1f}"})
+        self.progress.update(epoch_loss_sum=0.0, epoch_loss_steps=0)
+        self._log("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        if metrics["val_score"] > self.progress["best_score"] and self.rank == 0:
+            self.progress["best_score"] = metrics["val_score"]
+            self.progress["best_step"] = step
+            self.kept_model.save_pretrained(
+                self.out / "best", metrics={"FER+ valid accuracy (8-class head)": metrics["val_accuracy"],
+                                            "FER+ valid triplet accuracy (32-d head)": metrics["val_triplet_accuracy"]},
+                training={"steps": step, "epochs": round(step / self.steps_per_epoch, 2),
+                          "wall_clock_hours": round(elapsed / 3600, 2), "phase": self.cfg.phase})
+        if self.cfg.plot and self.rank == 0:
+            plot_curves(self.out)
 
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        total = cfg.epochs * self.steps_per_epoch
-        if cfg.max_steps:
-            total = min(total, cfg.max_steps)
+        total = self.total_steps
         started = time.time()
         base_elapsed = float(self.progress["elapsed_s"])
         last_ckpt = time.time()
@@ -225,26 +307,19 @@ class Trainer:
             step += 1
             elapsed = base_elapsed + time.time() - started
             self.progress.update(step=step, elapsed_s=elapsed)
-            n_img = 3 * cfg.batch_triplets + cfg.batch_labelled + (cfg.batch_unlabelled if self.unlabelled is not None else 0)
+            self.progress["epoch_loss_sum"] += parts["loss"]
+            self.progress["epoch_loss_steps"] += 1
+            n_img = 3 * cfg.batch_triplets * (cfg.triplet_source == "sampled") + cfg.batch_labelled + \
+                (cfg.batch_unlabelled if self.unlabelled is not None else 0)
             self._append_csv("steps.csv", STEP_FIELDS, {
-                **{k: f"{v:.5f}" for k, v in parts.items()}, "step": step, "epoch": f"{step / self.steps_per_epoch:.3f}",
-                "lr": cfg.lr, "img_per_s": f"{n_img / (time.time() - t0):.1f}", "elapsed_s": f"{elapsed:.1f}"})
+                **{k: f"{v:.5f}" for k, v in parts.items() if k != "lr"}, "step": step,
+                "epoch": f"{step / self.steps_per_epoch:.3f}", "lr": f"{parts['lr']:.6f}",
+                "img_per_s": f"{n_img / (time.time() - t0):.1f}", "elapsed_s": f"{elapsed:.1f}"})
             if step % 20 == 0:
                 self._log(f"step {step} epoch {step / self.steps_per_epoch:.2f} " +
                           " ".join(f"{k}={v:.4f}" for k, v in parts.items()))
             if step % self.steps_per_epoch == 0 or step == total:
-                metrics = self.validate()
-                self._append_csv("epochs.csv", EPOCH_FIELDS, {"epoch": f"{step / self.steps_per_epoch:.2f}", "step": step,
-                                                            **{k: f"{v:.4f}" for k, v in metrics.items()},
-                                                            "elapsed_s": f"{elapsed:.1f}"})
-                self._log("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-                if metrics["val_score"] > self.progress["best_score"] and self.rank == 0:
-                    self.progress["best_score"] = metrics["val_score"]
-                    self.progress["best_step"] = step
-                    self.model.save_pretrained(self.out / "best", metrics={"FER+ valid accuracy (8-class head)": metrics["val_accuracy"],
-                                                                           "FER+ valid triplet accuracy (32-d head)": metrics["val_triplet_accuracy"]},
-                                               training={"steps": step, "wall_clock_hours": round(elapsed / 3600, 2),
-                                                         "phase": cfg.phase})
+                self._end_of_epoch(step, elapsed, parts["lr"])
                 self._checkpoint()
                 last_ckpt = time.time()
             elif time.time() - last_ckpt > cfg.checkpoint_minutes * 60:

@@ -19,12 +19,19 @@ def tv_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def sample_triplets(distributions: np.ndarray, count: int, rng: np.random.Generator,
-                    margin: float = DEFAULT_MARGIN, eligible: np.ndarray | None = None) -> np.ndarray:
-    """Draw ``count`` triplets (anchor, positive, negative) as an (count, 3) index array."""
+                    margin: float = DEFAULT_MARGIN, eligible: np.ndarray | None = None,
+                    max_rounds: int | None = None) -> np.ndarray:
+    """Draw ``count`` triplets (anchor, positive, negative) as an (count, 3) index array.
+
+    ``max_rounds`` bounds the draws for small pools (the faces of one batch), which may hold fewer
+    unambiguous triplets than asked: then fewer (possibly none) come back instead of a hang.
+    """
     pool = np.flatnonzero(distributions.sum(axis=1) > 0) if eligible is None else eligible
-    out: list[np.ndarray] = []
+    out: list[np.ndarray] = [np.zeros((0, 3), dtype=np.int64)]
     have = 0
-    while have < count:
+    rounds = 0
+    while have < count and len(pool) >= 3 and (max_rounds is None or rounds < max_rounds):
+        rounds += 1
         need = max(2 * (count - have), 64)
         idx = pool[rng.integers(0, len(pool), size=(need, 3))]
         p = distributions[idx]                                  # (need, 3, 8)

@@ -16,7 +16,8 @@ SAMPLES = ROOT / "fever" / "samples"
 DATASETS = Path(os.environ.get("FEVER_DATASETS", ROOT.parent / "shared" / "datasets"))
 VIDEOS = DATASETS / "videos"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# OMP_NUM_THREADS=1 next to a training run: the suite must not take the run's cores
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")

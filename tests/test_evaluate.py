@@ -34,20 +34,63 @@ def test_frozen_triplets_resolve_in_the_test_split(datasets):
 
 
 def test_table_format():
-    row = {"model": "m", "ferplus_test_accuracy": 0.5, "ferplus_test_accuracy_unweighted": 0.6,
-           "fer2013_test_accuracy": 0.25, "fer2013_test_accuracy_unweighted": 0.3,
-           "ferplus_triplet_accuracy": 0.75, "ferplus_triplet_accuracy_similarity_head": 0.7}
-    assert format_table([row]).splitlines()[2] == "| m | 50.00% | 60.00% | 25.00% | 30.00% | 75.00% | 70.00% |"
+    row = {"model": "m", "ferplus_accuracy": 0.5, "ferplus_official_accuracy": 0.6, "fer2013_accuracy": 0.25,
+           "triplet_accuracy": 0.75, "ferplus_accuracy_paper_probe": 0.3, "fer2013_accuracy_paper_probe": 0.2,
+           "triplet_accuracy_similarity_head": 0.7, "split": "valid"}
+    lines = format_table([row]).splitlines()
+    assert lines[0].startswith("| features (FER+ valid) | FER+ (8 cl., unweighted) | FER+ official majority |")
+    assert lines[2] == "| m | 50.00% | 60.00% | 25.00% | 75.00% | 30.00% | 20.00% | 70.00% |"
     # runs that share a model name are told apart by the folder they were loaded from
     assert format_table([{**row, "source": "runs/a/best"}]).splitlines()[2].startswith("| runs/a/best | 50.00% |")
+    # baselines have no paper-probe or head figures: shown as '-'
+    base = {k: v for k, v in row.items() if "paper" not in k and "head" not in k}
+    assert format_table([base]).splitlines()[2] == "| m | 50.00% | 60.00% | 25.00% | 75.00% | - | - | - |"
+
+
+def test_official_majority_protocol_known_answers():
+    from distill.ferplus import FerPlusSplit
+
+    votes = np.array([[6, 4, 0, 0, 0, 0, 0, 0, 0, 0],    # 6 > 5: neutral
+                      [5, 3, 1, 1, 0, 0, 0, 0, 0, 0],    # single votes dropped: 5 of 8 > half -> neutral
+                      [4, 3, 3, 0, 0, 0, 0, 0, 0, 0],    # 4 of 10 is not more than half -> excluded
+                      [2, 0, 0, 0, 0, 0, 0, 0, 8, 0],    # unknown wins -> excluded
+                      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],    # every vote single -> nothing left, excluded
+                      [0, 0, 0, 0, 0, 0, 0, 3, 0, 2]])   # contempt 3 of 5 -> contempt
+    split = FerPlusSplit(np.array(list("abcdef")), np.zeros((6, 48, 48), np.uint8), votes, np.full(6, -1))
+    assert split.official_majority.tolist() == [0, 0, -1, -1, -1, 7]
+    # our rule keeps the plurality of row 3 where the official one drops it
+    assert split.majority.tolist()[:3] == [0, 0, 0]
+
+
+def test_official_majority_on_the_real_test_split(datasets):
+    test = load_split(datasets / "ferplus", "test")
+    official, ours = test.official_majority, test.majority
+    # a stricter rule: fewer faces, and where both label a face they agree
+    assert 3000 < (official >= 0).sum() < (ours >= 0).sum()
+    both = (official >= 0) & (ours >= 0)
+    assert (official[both] == ours[both]).all()
+
+
+def test_baseline_features_shapes_and_values():
+    from distill.baselines import baseline_features
+
+    faces = np.zeros((3, 48, 48), np.uint8)
+    faces[1, :, 24:] = 255                       # a vertical edge
+    raw = baseline_features("raw 48x48 pixels", faces)
+    assert raw.shape == (3, 2304) and raw.max() == 1.0 and raw.dtype == np.float32
+    hog = baseline_features("HOG", faces)
+    assert hog.shape == (3, 900) and hog[0].sum() == 0 and hog[1].sum() > 0
+    with pytest.raises(ValueError, match="unknown baseline 'sift'"):
+        baseline_features("sift", faces)
 
 
 @pytest.mark.slow
 def test_evaluate_command_on_a_saved_model(tiny_model_dir, datasets, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert distill_main(["evaluate", str(tiny_model_dir), "--data-root", str(datasets), "--json", str(out)]) == 0
+    assert distill_main(["evaluate", str(tiny_model_dir), "--data-root", str(datasets), "--json", str(out),
+                         "--no-baselines"]) == 0
     result = json.loads(out.read_text())[0]
-    assert result["n_triplets"] == 10000 and result["n_ferplus_test"] > 3000
-    assert 0 < result["ferplus_test_accuracy"] < 1
+    assert result["n_triplets"] == 10000 and result["n_ferplus"] > 3000 and result["split"] == "test"
+    assert 0 < result["ferplus_accuracy"] < 1 and result["n_ferplus_official"] < result["n_ferplus"]
     assert result["model"] == "tiny-test-student" and result["source"] == str(tiny_model_dir)
     assert f"| {tiny_model_dir} |" in capsys.readouterr().out

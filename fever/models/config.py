@@ -17,8 +17,9 @@ CONFIG_VERSION = 1
 class ModelConfig:
     """What is needed to rebuild a network and feed it: architecture plus preprocessing.
 
-    ``kind`` is ``teacher`` (FaceNet trunk + dense block, two heads) or ``student`` (any torchvision
-    backbone, three heads with the 80-d distillation head).
+    ``kind`` is ``teacher`` (two heads: similarity and expression) or ``student`` (three heads, with
+    the 80-d distillation head). ``backbone`` names the trunk: the paper's ``inception_resnet_v1``
+    (teachers only), a 48-64 px trunk of :mod:`fever.models.fer_nets`, or a torchvision network.
     """
 
     name: str

@@ -9,25 +9,27 @@ from torch import nn
 
 from .backbones import facenet_expression_trunk, facenet_trunk, load_vggface2_weights, torchvision_trunk
 from .config import ModelConfig
+from .fer_nets import FER_TRUNKS, fer_trunk
 from .heads import ConvBNReLU, ExpressionHeads, FeverOutput
 
 
 class FeverModel(nn.Module):
     """Teacher or student, chosen by ``config.kind``.
 
-    teacher (Fig. 1): FaceNet to ``repeat_2`` -> 1x1 conv+BN+ReLU -> dense block -> 1x1 conv+BN+ReLU
-    -> global average pool -> ``D_face`` -> dropout -> 32-d similarity head, 8 logits.
-    student (II-B): torchvision backbone -> 1x1 conv+BN+ReLU -> pool -> ``D_face`` -> dropout ->
-    32-d similarity, 8 logits, 80-d distillation head.
+    paper teacher (Fig. 1): FaceNet to ``repeat_2`` -> 1x1 conv+BN+ReLU -> dense block -> 1x1
+    conv+BN+ReLU -> global average pool -> ``D_face`` -> dropout -> 32-d similarity head, 8 logits.
+    any other trunk (a 48-64 px trunk of :mod:`fever.models.fer_nets` or a torchvision backbone)
+    -> 1x1 conv+BN+ReLU -> pool -> ``D_face`` -> dropout -> 32-d similarity, 8 logits, and for
+    students (II-B) the 80-d distillation head.
     Like timm networks, ``forward_features`` and ``embed`` make the vector a first-class output.
     """
 
     def __init__(self, config: ModelConfig, backbone_weights: str | None = None) -> None:
         super().__init__()
         self.config = config
-        if config.kind == "teacher":
-            if config.backbone != "inception_resnet_v1":
-                raise ValueError(f"teachers use the inception_resnet_v1 trunk, not {config.backbone!r}")
+        if config.backbone == "inception_resnet_v1":
+            if config.kind != "teacher":
+                raise ValueError("the inception_resnet_v1 trunk is the paper's teacher; use kind='teacher'")
             self.trunk: nn.Module = facenet_trunk()
             if backbone_weights == "vggface2":
                 load_vggface2_weights(self.trunk)  # type: ignore[arg-type]
@@ -37,8 +39,11 @@ class FeverModel(nn.Module):
             self.body: nn.Module = body
         else:
             if backbone_weights is not None:
-                raise ValueError("backbone_weights applies to teachers (FaceNet trunk); students start from random weights here")
-            self.trunk, channels = torchvision_trunk(config.backbone)
+                raise ValueError("backbone_weights applies to the FaceNet trunk; other trunks start from random weights here")
+            if config.backbone in FER_TRUNKS:
+                self.trunk, channels = fer_trunk(config.backbone)
+            else:
+                self.trunk, channels = torchvision_trunk(config.backbone)
             self.body = nn.Identity()
         self.project = ConvBNReLU(channels, config.d_face)
         self.pool = nn.AdaptiveAvgPool2d(1)

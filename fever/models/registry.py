@@ -109,6 +109,28 @@ def fever_student_mobilenetv3() -> ModelConfig:
                        distill_dim=80, dropout=0.2, preprocess=_FER_PRE, description=fever_student_mobilenetv3.__doc__ or "")
 
 
+# -- trained from scratch on 48 px faces (issue 14): trunks that keep the resolution ------------------
+@register_model
+def fever_teacher_resnet18_48() -> ModelConfig:
+    """Teacher for 48 px gray faces: ResNet-18 with a 3x3 stride-2 stem and no max-pool, D_face=256."""
+    return ModelConfig(name="fever-teacher-resnet18-48", kind="teacher", backbone="resnet18_fer", d_face=256,
+                       dropout=0.1, preprocess=_FER48_PRE, description=fever_teacher_resnet18_48.__doc__ or "")
+
+
+@register_model
+def fever_teacher_vgg13_48() -> ModelConfig:
+    """Teacher for 48 px gray faces: the FER+ paper's VGG-13 (Barsoum et al. 2016), D_face=128."""
+    return ModelConfig(name="fever-teacher-vgg13-48", kind="teacher", backbone="vgg13_fer", d_face=128,
+                       dropout=0.1, preprocess=_FER48_PRE, description=fever_teacher_vgg13_48.__doc__ or "")
+
+
+@register_model
+def fever_student_vgg_s48() -> ModelConfig:
+    """Fast student for 48 px gray faces: 8-layer VGG (32-256 channels, 1.2 M parameters), D_face=256."""
+    return ModelConfig(name="fever-student-vgg-s48", kind="student", backbone="vgg_s", d_face=256,
+                       distill_dim=80, dropout=0.2, preprocess=_FER48_PRE, description=fever_student_vgg_s48.__doc__ or "")
+
+
 # -- the other papers' extractors as backbones -------------------------------------------------------
 @register_model
 def fever_student_resnet50() -> ModelConfig:
