@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fever.preprocess import PreprocessConfig, to_model_input
+from fever.preprocess import PreprocessConfig, to_gray, to_model_input
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def augment_batch(faces: np.ndarray, cfg: PreprocessConfig, rng: np.random.Gener
     b = torch.from_numpy(rng.uniform(1 - aug.brightness, 1 + aug.brightness, size=(n, 1, 1, 1))).float()
     c = torch.from_numpy(rng.uniform(1 - aug.contrast, 1 + aug.contrast, size=(n, 1, 1, 1))).float()
     s = torch.from_numpy(rng.uniform(1 - aug.saturation, 1 + aug.saturation, size=(n, 1, 1, 1))).float()
-    gray = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    gray = to_gray(x)
     x = (gray + (x - gray) * s) * b
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * c + mean).clamp_(0, 1)

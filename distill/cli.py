@@ -1,88 +1,62 @@
-"""``fever-distill teacher|student|evaluate``: train and evaluate DeepFEVER models."""
+"""``fever-distill``: train, evaluate and package DeepFEVER models.
+
+    fever-distill teacher --config distill/configs/teacher-resnet18-48.json
+    fever-distill student --config distill/configs/student-vgg-s48-distill.json
+    fever-distill evaluate runs/x/best --split valid        # select on valid, report test once
+    fever-distill package runs/x --out fever/weights/NAME
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from fever.cli.app import Command, run
+
+from .datasets import add_data_root_argument
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fever-distill", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for phase in ("teacher", "student"):
-        p = sub.add_parser(phase, help=f"train a {phase} (resumes from OUT/checkpoint.safetensors)")
+class TrainCommand(Command):
+    """``teacher`` or ``student``: one run, resumed from OUT/checkpoint.safetensors when it exists."""
+
+    def __init__(self, phase: str) -> None:
+        self.name = phase
+        self.help = f"train a {phase} (resumes from OUT/checkpoint.safetensors)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", required=True, help="JSON file of distill.config.TrainConfig settings")
         p.add_argument("--out", help="run folder (overrides the config)")
         p.add_argument("--max-minutes", type=float, help="stop with a checkpoint after this long")
         p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
         p.add_argument("--threads", type=int, help="torch threads")
-    ev = sub.add_parser("evaluate", help="the paper's linear evaluation of saved models; prints the table")
-    ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
-    ev.add_argument("--data-root", default="../shared/datasets")
-    ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    ev.add_argument("--split", choices=("valid", "test"), default="test",
-                    help="FER+ split to score on: select models on valid, report test once (default: %(default)s)")
-    ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
-    ev.add_argument("--json", help="also write the results to this JSON file")
-    fr = sub.add_parser("framing", help="measure how FER+ faces are framed relative to MTCNN boxes")
-    fr.add_argument("--data-root", default="../shared/datasets")
-    fr.add_argument("--count", type=int, default=400)
-    un = sub.add_parser("prepare-unlabelled", help="detect and crop the unlabelled faces (UTKFace train split + video frames)")
-    un.add_argument("--data-root", default="../shared/datasets")
-    un.add_argument("--out", required=True, help=".npy file of uint8 face crops")
-    un.add_argument("--model", default="fever-student-resnet18", help="preset whose preprocessing (margin, alignment) to use")
-    un.add_argument("--size", type=int, default=64, help="crop size in pixels")
-    un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
-    pk = sub.add_parser("package", help="evaluate a run's best model and write a shippable folder with its card")
-    pk.add_argument("run", help="run folder (with best/, checkpoint.safetensors, train_config.json)")
-    pk.add_argument("--out", required=True)
-    pk.add_argument("--name", default=None)
-    pk.add_argument("--description", default=None)
-    pk.add_argument("--margin", type=float, default=None, help="crop margin to store (see `fever-distill framing`)")
-    pk.add_argument("--data-root", default="../shared/datasets")
-    pk.add_argument("--compare", default=None, help="`evaluate --json` file of related runs, shown as a table in the card")
-    args = parser.parse_args(argv)
-    if args.command == "package":
-        import json
 
-        from .package import ComparisonFileError, package
+    def run(self, args: argparse.Namespace) -> int:
+        from .config import TrainConfig
+        from .distributed import maybe_init_distributed
+        from .trainer import Trainer
 
-        try:
-            result = package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
-                             compare=args.compare)
-        except ComparisonFileError as exc:
-            pk.error(str(exc))
-        print(json.dumps(result, indent=2))
+        cfg = TrainConfig.from_file(args.config, phase=self.name, out=args.out, max_minutes=args.max_minutes,
+                                    max_steps=args.max_steps, threads=args.threads)
+        maybe_init_distributed()
+        Trainer(cfg).run()
         return 0
-    if args.command == "prepare-unlabelled":
-        import dataclasses
-        import json
 
-        from fever.models import get_config
 
-        from .unlabelled import prepare_unlabelled
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "linear evaluation of frozen vectors of saved models, beside raw pixels and HOG; prints the table"
 
-        pre = dataclasses.replace(get_config(args.model).preprocess, input_size=args.size)
-        if args.folder:
-            import numpy as np
+    def add_arguments(self, ev: argparse.ArgumentParser) -> None:
+        ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
+        add_data_root_argument(ev)
+        ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
+        ev.add_argument("--split", choices=("valid", "test"), default="test",
+                        help="FER+ split to score on: select models on valid, report test once")
+        ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
+        ev.add_argument("--json", help="also write the results to this JSON file")
 
-            from .loaders import unlabelled_from_folder
-
-            faces = unlabelled_from_folder(args.folder, pre, args.size)
-            np.save(args.out, faces)
-            print(json.dumps({"folder_faces": len(faces)}))
-            return 0
-        print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre), indent=2))
-        return 0
-    if args.command == "framing":
-        import json
-
-        from .framing import measure_fer_framing
-
-        print(json.dumps(measure_fer_framing(args.data_root, args.count), indent=2))
-        return 0
-    if args.command == "evaluate":
-        import json
-
+    def run(self, args: argparse.Namespace) -> int:
         from .evaluate import evaluate, evaluate_baselines, format_table
 
         results = [evaluate(m, args.data_root, args.precision, args.split) for m in args.models]
@@ -93,15 +67,81 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.json, "w") as fh:
                 json.dump(results, fh, indent=2)
         return 0
-    from .config import TrainConfig
-    from .distributed import maybe_init_distributed
-    from .trainer import Trainer
 
-    cfg = TrainConfig.from_file(args.config, phase=args.command, out=args.out, max_minutes=args.max_minutes,
-                                max_steps=args.max_steps, threads=args.threads)
-    maybe_init_distributed()
-    Trainer(cfg).run()
-    return 0
+
+class FramingCommand(Command):
+    name = "framing"
+    help = "measure how FER+ faces are framed relative to MTCNN boxes"
+
+    def add_arguments(self, fr: argparse.ArgumentParser) -> None:
+        add_data_root_argument(fr)
+        fr.add_argument("--count", type=int, default=400, help="FER+ faces to detect")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .framing import measure_fer_framing
+
+        print(json.dumps(measure_fer_framing(args.data_root, args.count), indent=2))
+        return 0
+
+
+class PrepareUnlabelledCommand(Command):
+    name = "prepare-unlabelled"
+    help = "detect and crop the unlabelled faces (UTKFace train split + video frames)"
+
+    def add_arguments(self, un: argparse.ArgumentParser) -> None:
+        add_data_root_argument(un)
+        un.add_argument("--out", required=True, help=".npy file of uint8 face crops")
+        un.add_argument("--model", default="fever-student-vgg-s48", help="preset whose preprocessing (margin, alignment) to use")
+        un.add_argument("--size", type=int, default=64, help="crop size in pixels")
+        un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import dataclasses
+
+        import numpy as np
+
+        from fever.models import get_config
+
+        from .loaders import unlabelled_from_folder
+        from .unlabelled import prepare_unlabelled
+
+        pre = dataclasses.replace(get_config(args.model).preprocess, input_size=args.size)
+        if args.folder:
+            faces = unlabelled_from_folder(args.folder, pre, args.size)
+            np.save(args.out, faces)
+            print(json.dumps({"folder_faces": len(faces)}))
+            return 0
+        print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre), indent=2))
+        return 0
+
+
+class PackageCommand(Command):
+    name = "package"
+    help = "evaluate a run's best model and write a shippable folder with its card"
+
+    def add_arguments(self, pk: argparse.ArgumentParser) -> None:
+        pk.add_argument("run", help="run folder (with best/, checkpoint.safetensors, train_config.json)")
+        pk.add_argument("--out", required=True, help="model folder to write")
+        pk.add_argument("--name", default=None, help="model name to store (default: the run's)")
+        pk.add_argument("--description", default=None, help="one-line description for the card")
+        pk.add_argument("--margin", type=float, default=None, help="crop margin to store (see `fever-distill framing`)")
+        add_data_root_argument(pk)
+        pk.add_argument("--compare", default=None, help="`evaluate --json` file of related runs, shown as a table in the card")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .package import package
+
+        result = package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
+                         compare=args.compare)
+        print(json.dumps(result, indent=2))
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fever-distill``: 0 success, 1 error."""
+    commands = [TrainCommand("teacher"), TrainCommand("student"), EvaluateCommand(), FramingCommand(),
+                PrepareUnlabelledCommand(), PackageCommand()]
+    return run("fever-distill", __doc__, commands, argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .augment import AugmentConfig
+from .datasets import default_data_root
 
 SCHEDULES = ("constant", "cosine", "onecycle")
 
@@ -30,7 +31,7 @@ class TrainConfig:
     model: str = "fever-teacher-112"
     overrides: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/teacher-256"
-    data_root: str = "../shared/datasets"
+    data_root: str = field(default_factory=default_data_root)
     train_data: str = "ferplus"                  # ferplus | folder:PATH | csv:FILE (distill.loaders)
     valid_data: str = "ferplus"
     seed: int = 0

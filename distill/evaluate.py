@@ -44,7 +44,7 @@ TRIPLETS_FILE = Path(__file__).resolve().parent / "data" / "ferplus_test_triplet
 
 def split_batches(split: FerPlusSplit, preprocess: Any, batch_size: int = 256) -> Iterator[torch.Tensor]:
     """The faces of a split in order, as evaluation-preprocessed input batches (shared by every
-    backend that embeds a split: torch here, ONNX Runtime in ``fever.export``)."""
+    backend that embeds a split: torch here, ONNX Runtime in ``tools.export_check``)."""
     for i in range(0, len(split.images), batch_size):
         yield eval_batch(split.images[i:i + batch_size], preprocess)
 

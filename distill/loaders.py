@@ -24,11 +24,16 @@ from fever.errors import InputError
 from fever.extractor import AUTO_CROP_MAX_SIDE
 from fever.io.images import IMAGE_EXTENSIONS, load_image
 from fever.models.config import EXPRESSION_CLASSES
-from fever.preprocess import PreprocessConfig, to_float_rgb
+from fever.preprocess import PreprocessConfig, to_float_rgb, to_gray
 
 from .ferplus import FerPlusSplit, load_split
 
 logger = logging.getLogger(__name__)
+
+
+def to_uint8_gray(crop: torch.Tensor) -> np.ndarray:
+    """A float RGB crop (3, H, W) in [0, 1] -> the uint8 (H, W) luma face that training stores."""
+    return (to_gray(crop)[0] * 255).round().clamp(0, 255).byte().numpy()
 
 
 def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: int = 48,
@@ -64,8 +69,7 @@ def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: i
                                   antialias=True, align_corners=False)[0]
             else:
                 continue
-            gray = (t * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0)
-            crops.append((gray * 255).round().clamp(0, 255).byte().numpy())
+            crops.append(to_uint8_gray(t))
             kept.append(i)
     return (np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)), kept
 

@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 
 import fever
+from fever.errors import FeverError
 
 from .config import TrainConfig
 from .evaluate import TABLE_COLUMNS, evaluate_with_vectors, format_table
@@ -84,7 +85,7 @@ def fit_expression_probe(folder: Path, vectors: dict[str, Any]) -> dict[str, Any
 TABLE_KEYS = tuple(key for _, key in TABLE_COLUMNS[:4])
 
 
-class ComparisonFileError(ValueError):
+class ComparisonFileError(FeverError, ValueError):
     """The ``--compare`` file is missing or is not ``fever-distill evaluate --json`` output."""
 
 

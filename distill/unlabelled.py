@@ -11,6 +11,7 @@ from fever.detect import FaceDetector
 from fever.io.video import iter_video_frames
 from fever.preprocess import PreprocessConfig
 
+from .loaders import to_uint8_gray
 from .utkface import load_utkface
 
 
@@ -21,8 +22,8 @@ def _crops(detector: FaceDetector, images: list[np.ndarray], pre: PreprocessConf
             dets = [max(dets, key=lambda d: d.score)]
         for d in dets:
             crop = crop_face(img, d.box, d.landmarks, pre)
-            gray = (crop * 255).round().byte().permute(1, 2, 0).numpy()
-            out.append(gray.mean(axis=2).round().astype(np.uint8) if pre.grayscale else gray)
+            # luma, as extract() makes a colour face gray (this used a plain channel mean before)
+            out.append(to_uint8_gray(crop) if pre.grayscale else (crop * 255).round().byte().permute(1, 2, 0).numpy())
     return out
 
 

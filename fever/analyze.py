@@ -14,9 +14,10 @@ import numpy as np
 from .errors import ModelLoadError
 from .extractor import Extractor, get_extractor
 from .io.video import VIDEO_EXTENSIONS
+from .models.hub import PROBES_DIR
 from .result import Extraction
 
-PROBE_SUBDIR = Path("probes") / "logistic"
+PROBE_SUBDIR = Path(PROBES_DIR) / "logistic"
 
 
 @dataclass
@@ -45,8 +46,8 @@ class Analysis:
 
 
 def probe_folder(extractor: Extractor) -> Path:
-    base = getattr(extractor.model, "folder", None)   # where fever.load found the weights
-    folder = Path(base) / PROBE_SUBDIR if base else None
+    origin = extractor.model.origin                    # where fever.load found the weights
+    folder = origin.folder / PROBE_SUBDIR if origin is not None else None
     if folder is None or not (folder / "probe.json").is_file():
         raise ModelLoadError(f"model {extractor.config.name!r} ships no expression probe ({PROBE_SUBDIR} in its folder); "
                              "fit one with `fever-probe fit logistic ...` and pass probe=<folder>")

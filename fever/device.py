@@ -6,6 +6,8 @@ from typing import ContextManager
 
 import torch
 
+from .errors import UsageError
+
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -21,14 +23,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', not {device!r}")
+        raise UsageError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', not {device!r}")
     return torch.device(device)
 
 
 def autocast_for(device: torch.device, precision: str) -> ContextManager:
     """bf16 autocast (the AVX512-BF16 / tensor-core path) or nothing for fp32."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        raise UsageError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision == "fp32":
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

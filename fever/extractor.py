@@ -14,8 +14,8 @@ from .align import crop_face
 from .device import autocast_for, resolve_device
 from .errors import FeverError, InputError
 from .io.images import LoadedImage, load_image
-from .io.video import iter_video_frames
-from .models import FeverModel
+from .io.video import VideoFrame, iter_video_frames
+from .models import FeverModel, load
 from .preprocess import to_float_rgb, to_model_input
 from .result import STATUS_ERROR, STATUS_NO_FACE, Extraction, Row
 from .detect import FaceFollower
@@ -61,8 +61,6 @@ class Extractor:
                  precision: str = "fp32", min_face_size: int = 20, detection_threshold: float = 0.9,
                  revision: str | None = None, local_files_only: bool | None = None, backend: str = "torch",
                  onnx_file: str | Path | None = None) -> None:
-        from .hub import load
-
         self.device = resolve_device(device)
         autocast_for(self.device, precision)  # validates precision
         self.precision = precision
@@ -86,10 +84,10 @@ class Extractor:
     def _load_onnx(self, onnx_file: str | Path | None):
         """The exported graph of this very model (the config hash in its metadata must match)."""
         from .errors import ModelLoadError
-        from .export import ONNX_NAME, OnnxEmbedder
+        from .backend.onnx import ONNX_NAME, OnnxEmbedder
 
-        folder = getattr(self.model, "folder", None)
-        path = Path(onnx_file) if onnx_file else (Path(folder) / ONNX_NAME if folder else None)
+        origin = self.model.origin
+        path = Path(onnx_file) if onnx_file else (origin.folder / ONNX_NAME if origin is not None else None)
         if path is None or not path.is_file():
             raise ModelLoadError(f"{path or ONNX_NAME}: no ONNX export of {self.config.name}; create it with "
                                  f"`fever-export onnx MODEL --out {path or ONNX_NAME}` or pass onnx_file=")
@@ -259,16 +257,16 @@ class Extractor:
         ``error`` row (frames decoded before a failure are kept).
         """
         source = str(path)
-        tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
-        follow = FaceFollower(self.detector, detect_every)
         parts: list[Extraction] = []
         frames_seen = 0
         progress = _progress(None, "frames", show_progress_bar)
         error: InputError | None = None
+        frames = iter_video_frames(path, every=every, fps=fps, max_frames=max_frames)
         try:
-            for chunk in _chunks(iter_video_frames(path, every=every, fps=fps, max_frames=max_frames), batch_size):
+            for chunk, part in self.iter_video(frames, source, batch_size=batch_size, detect_every=detect_every,
+                                               track_iou=track_iou, max_gap=max_gap, input_index=input_index,
+                                               normalize=normalize):
                 frames_seen += len(chunk)
-                part = self._video_chunk(chunk, source, input_index, tracker, follow, batch_size, normalize)
                 if on_chunk is not None and len(part):
                     on_chunk(part)
                 parts.append(part)
@@ -291,26 +289,45 @@ class Extractor:
             result = Extraction.concat([result, extra], self.dim)
         return self._finish(result)
 
-    def _video_chunk(self, frames: list, source: str, input_index: int, tracker: IoUTracker,
-                     follow: "FaceFollower", batch_size: int, normalize: bool) -> Extraction:
-        found = follow.faces([f.array for f in frames])
-        crops, rows = [], []
-        for frame, dets in zip(frames, found):
-            ids = tracker.update(np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32))
-            for face_no, (det, track) in enumerate(zip(dets, ids)):
-                crops.append(crop_face(frame.array, det.box, det.landmarks, self.preprocess))
-                rows.append(Row(input_index, source, face=face_no, box=det.box, landmarks=det.landmarks, score=det.score,
-                                frame=frame.index, timestamp=frame.timestamp, track=track))
-        if not crops:
-            return Extraction(np.zeros((0, self.dim), np.float32), [])
-        return Extraction(self.embed_crops(torch.stack(crops), batch_size, normalize), rows)
+    def iter_video(self, frames: Iterable["VideoFrame"], source: str, *, batch_size: int = 64, detect_every: int = 1,
+                   track_iou: float = 0.3, max_gap: int = 10, input_index: int = 0,
+                   normalize: bool = False) -> Iterator[tuple[list["VideoFrame"], Extraction]]:
+        """Stream decoded frames in chunks of ``batch_size``: each chunk with the rows of its faces.
+
+        The tracker and the key-frame follower carry over from chunk to chunk, so a live source
+        (``fever-live``) gets the same tracks as :meth:`extract_video`, which is built on this.
+
+        Args:
+            frames: decoded frames (``fever.io.video.iter_video_frames``).
+            source: the name the rows carry.
+            batch_size, detect_every, track_iou, max_gap, input_index, normalize: as in :meth:`extract_video`.
+
+        Yields:
+            ``(chunk, extraction)``: the frames of the chunk and the faces found in them.
+        """
+        tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
+        follow = FaceFollower(self.detector, detect_every)
+        for chunk in chunks(frames, batch_size):
+            found = follow.faces([f.array for f in chunk])
+            crops, rows = [], []
+            for frame, dets in zip(chunk, found):
+                ids = tracker.update(np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32))
+                for face_no, (det, track) in enumerate(zip(dets, ids)):
+                    crops.append(crop_face(frame.array, det.box, det.landmarks, self.preprocess))
+                    rows.append(Row(input_index, source, face=face_no, box=det.box, landmarks=det.landmarks,
+                                    score=det.score, frame=frame.index, timestamp=frame.timestamp, track=track))
+            if not crops:
+                yield chunk, Extraction(np.zeros((0, self.dim), np.float32), [])
+            else:
+                yield chunk, Extraction(self.embed_crops(torch.stack(crops), batch_size, normalize), rows)
 
 
 def _nan(dim: int) -> np.ndarray:
     return np.full(dim, np.nan, np.float32)
 
 
-def _chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of ``size`` consecutive items (the last one shorter)."""
     chunk: list[Any] = []
     for item in iterable:
         chunk.append(item)

@@ -198,6 +198,14 @@ class Index:
         self.faiss_index = index
         self._apply_search_params()
 
+    def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Change how much of the index a search visits: IVF lists (``nprobe``) or HNSW ``efSearch``."""
+        if nprobe is not None:
+            self.nprobe = nprobe
+        if ef_search is not None:
+            self.ef_search = ef_search
+        self._apply_search_params()
+
     def _apply_search_params(self) -> None:
         import faiss
 

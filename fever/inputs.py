@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import UsageError
 from .io.images import IMAGE_EXTENSIONS
 from .io.video import VIDEO_EXTENSIONS
 
@@ -51,7 +52,7 @@ def shard(items: list[InputFile], spec: str | None) -> list[InputFile]:
     try:
         i, n = (int(x) for x in spec.split("/"))
     except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 0/4), not {spec!r}") from None
+        raise UsageError(f"--shard must look like i/n (e.g. 0/4), not {spec!r}") from None
     if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"--shard {spec}: need n >= 1 and 0 <= i < n")
+        raise UsageError(f"--shard {spec}: need n >= 1 and 0 <= i < n")
     return items[i::n]

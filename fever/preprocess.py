@@ -58,14 +58,25 @@ def to_float_rgb(crop: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
 
 
+# ITU-R BT.601 luma, the weights of PIL's convert("L"), with which FER2013's faces were made gray
+LUMA = (0.299, 0.587, 0.114)
+
+
+def to_gray(x: torch.Tensor, channel_dim: int = -3) -> torch.Tensor:
+    """Luma of RGB values along ``channel_dim`` (kept, size 1): the one grayscale conversion of fever."""
+    shape = [1] * x.ndim
+    shape[channel_dim] = 3
+    weights = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(shape)
+    return (x * weights).sum(dim=channel_dim, keepdim=True)
+
+
 def to_model_input(crops: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     """Batch of float RGB crops (N,3,H,W in [0,1], any H,W) -> normalised (N,3,S,S) model input."""
     if crops.ndim != 4 or crops.shape[1] != 3:
         raise ValueError(f"expected crops of shape (N, 3, H, W), got {tuple(crops.shape)}")
     x = crops
     if cfg.grayscale:
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        x = (x * weights).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        x = to_gray(x).expand(-1, 3, -1, -1)
     size = cfg.input_size
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode=cfg.interpolation, align_corners=False,
@@ -75,4 +86,4 @@ def to_model_input(crops: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     return (x - mean) / std
 
 
-__all__ = ["PreprocessConfig", "to_float_rgb", "to_model_input"]
+__all__ = ["LUMA", "PreprocessConfig", "to_float_rgb", "to_gray", "to_model_input"]

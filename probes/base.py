@@ -14,11 +14,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .errors import ProbeError
+
 PROBE_JSON, PROBE_WEIGHTS = "probe.json", "probe.safetensors"
-
-
-class ProbeError(ValueError):
-    """Input a probe cannot use; the message says what to fix."""
 
 
 def check_vectors(x: Any, dim: int | None = None, what: str = "vectors") -> np.ndarray:

@@ -3,6 +3,7 @@ faces shipped in the package, and the shared datasets (skipped where they are ab
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,9 @@ import pytest
 import torch
 
 import fever
+import probes
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "fever" / "samples"
-DATASETS = Path(os.environ.get("FEVER_DATASETS", ROOT.parent / "shared" / "datasets"))
-VIDEOS = DATASETS / "videos"
+from tests.helpers import DATASETS, SAMPLES, VIDEOS
 
 # OMP_NUM_THREADS=1 next to a training run: the suite must not take the run's cores
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or min(2, os.cpu_count() or 1))
@@ -57,5 +56,22 @@ def videos() -> Path:
     return VIDEOS
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+@pytest.fixture(scope="session")
+def clustered():
+    """600 unit vectors in 6 tight clusters of 100: neighbours of a point are its cluster."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+    labels = np.repeat(np.arange(6), 100)
+    x = centres[labels] + 0.05 * rng.normal(size=(600, 32))
+    return x.astype(np.float32), labels
+
+
+@pytest.fixture()
+def model_with_probe(tmp_path, tiny_model_dir, extractor, fer_crops):
+    """A copy of the tiny model with a logistic expression probe in probes/logistic, as shipped models have."""
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    vectors = extractor.extract(fer_crops).vectors
+    labels = [p.name.split("_")[1] for p in fer_crops]
+    probes.create("logistic", C=1.0).fit(vectors, labels).save(folder / "probes" / "logistic")
+    return folder

@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from .backbones import facenet_expression_trunk, facenet_trunk, load_vggface2_weights, torchvision_trunk
+from . import hub
 from .config import ModelConfig
 from .fer_nets import FER_TRUNKS, fer_trunk
 from .heads import ConvBNReLU, ExpressionHeads, FeverOutput
+from .hub import ModelOrigin
 
 
 class FeverModel(nn.Module):
@@ -24,9 +26,13 @@ class FeverModel(nn.Module):
     Like timm networks, ``forward_features`` and ``embed`` make the vector a first-class output.
     """
 
+    origin: ModelOrigin | None
+    """Where the weights were loaded from (None for a model built in memory)."""
+
     def __init__(self, config: ModelConfig, backbone_weights: str | None = None) -> None:
         super().__init__()
         self.config = config
+        self.origin = None
         if config.backbone == "inception_resnet_v1":
             if config.kind != "teacher":
                 raise ValueError("the inception_resnet_v1 trunk is the paper's teacher; use kind='teacher'")
@@ -61,19 +67,27 @@ class FeverModel(nn.Module):
     def forward(self, x: torch.Tensor) -> FeverOutput:
         return self.heads(self.embed(x))
 
-    # Hub-style persistence (PyTorchModelHubMixin's surface; implemented in fever.hub).
+    # Hub-style persistence (PyTorchModelHubMixin's surface; the files are fever.models.hub's).
     def save_pretrained(self, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
                         training: dict[str, Any] | None = None, card_template: str | None = None,
                         dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md``."""
-        from ..hub import save_pretrained
-
-        return save_pretrained(self, save_directory, metrics=metrics, training=training, card_template=card_template,
-                               dtype=dtype, comparison=comparison)
+        """Write ``config.json``, ``model.safetensors``, a model card and shipped probes (see
+        :func:`fever.models.hub.save_pretrained`)."""
+        return hub.save_pretrained(self, save_directory, metrics=metrics, training=training,
+                                   card_template=card_template, dtype=dtype, comparison=comparison)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> "FeverModel":
-        """Same as :func:`fever.load`."""
-        from ..hub import load
-
-        return load(name_or_path, **kwargs)
+    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
+                        cache_dir: str | Path | None = None, local_files_only: bool | None = None,
+                        device: str | torch.device = "cpu") -> "FeverModel":
+        """Same as :func:`fever.load`: find the files, check that they fit, build, load, eval mode."""
+        folder, source = hub.resolve(name_or_path, revision, cache_dir, local_files_only)
+        config = hub.read_config(folder)
+        tensors, metadata = hub.read_weights(folder)
+        model = cls(config)
+        hub.check_weights_fit(model.state_dict(), config, tensors, metadata, folder)
+        model.load_state_dict(tensors, strict=True)
+        model.origin = ModelOrigin(source=source, folder=folder,
+                                   revision=revision or metadata.get("fever_version", ""),
+                                   dtype=hub.stored_dtype(tensors))
+        return model.to(device).eval()

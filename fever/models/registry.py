@@ -1,148 +1,55 @@
-"""Named presets in the style of timm: ``register_model``, ``create_model``, ``list_models``."""
+"""Names of models, in the style of timm's ``_registry``: ``register_model``, ``list_models``,
+``get_config``. This module only names things; :mod:`fever.models.presets` declares the presets,
+:mod:`fever.models.hub` moves files and :mod:`fever.models.factory` builds models.
+"""
 from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
 from typing import Any, Callable
 
-from ..preprocess import PreprocessConfig
+from ..errors import UnknownModelError
 from .config import ModelConfig
-from .network import FeverModel
 
-_REGISTRY: dict[str, Callable[[], ModelConfig]] = {}
+_PRESETS: dict[str, Callable[[], ModelConfig]] = {}
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def register_model(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
     """Decorator: the function's name is the preset name (underscores become dashes)."""
     name = fn.__name__.replace("_", "-")
-    if name in _REGISTRY:
+    if name in _PRESETS:
         raise ValueError(f"model {name!r} is registered twice")
-    _REGISTRY[name] = fn
+    _PRESETS[name] = fn
     return fn
 
 
+def is_registered(name: str) -> bool:
+    return name in _PRESETS
+
+
 def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
-    """Preset names matching a shell pattern; ``pretrained=True`` keeps those with bundled weights."""
-    names = sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    """Preset names matching a shell pattern.
+
+    Args:
+        pattern: an ``fnmatch`` pattern, e.g. ``"fever-student-*"``.
+        pretrained: keep only the presets whose weights ship with fever.
+
+    Returns:
+        The sorted names.
+    """
+    names = sorted(n for n in _PRESETS if fnmatch.fnmatch(n, pattern))
     return [n for n in names if bundled_weights_dir(n) is not None] if pretrained else names
 
 
 def get_config(model_name: str, **overrides: Any) -> ModelConfig:
-    if model_name not in _REGISTRY:
-        raise KeyError(f"unknown model {model_name!r}; known models: {', '.join(list_models())}")
-    return _REGISTRY[model_name]().with_overrides(**overrides)
-
-
-def create_model(model_name: str, pretrained: bool = False, backbone_weights: str | None = None,
-                 **overrides: Any) -> FeverModel:
-    """Build a preset, optionally with its bundled weights (``pretrained=True``).
-
-    ``overrides`` replace config fields (``d_face=128``) or preprocessing settings (``input_size=112``).
-    """
-    if pretrained:
-        from ..hub import load
-
-        if overrides or backbone_weights:
-            raise ValueError("pretrained=True loads the stored config; overrides would not match the weights")
-        return load(model_name)
-    return FeverModel(get_config(model_name, **overrides), backbone_weights=backbone_weights)
+    """A preset's config, with fields (``d_face=128``) or preprocessing (``input_size=112``) replaced."""
+    if model_name not in _PRESETS:
+        raise UnknownModelError(f"unknown model {model_name!r}; known models: {', '.join(list_models())}")
+    return _PRESETS[model_name]().with_overrides(**overrides)
 
 
 def bundled_weights_dir(name: str) -> Path | None:
+    """The folder of a preset's bundled weights, or None when it ships none."""
     folder = WEIGHTS_DIR / name
     return folder if (folder / "model.safetensors").is_file() else None
-
-
-# -- the paper's networks ---------------------------------------------------------------------------
-_PAPER_PRE = PreprocessConfig(input_size=140, grayscale=False, margin=0.1)
-# Models trained on FER+ crop detected faces the way FER2013 framed its faces: MTCNN's box on FER
-# faces is 0.85 x 1.11 of the image (`fever-distill framing`), i.e. a margin of -0.05.
-FER_MARGIN = -0.05
-_FER_PRE = PreprocessConfig(input_size=64, grayscale=True, margin=FER_MARGIN)
-# FER+ faces are 48x48: at 48 px the student sees them at their own resolution and runs fastest.
-_FER48_PRE = PreprocessConfig(input_size=48, grayscale=True, margin=FER_MARGIN)
-
-
-@register_model
-def deepfever_teacher_256() -> ModelConfig:
-    """DeepFEVER teacher 1 (Fig. 1): FaceNet to Inception 4e + dense block, D_face=256, 140 px RGB."""
-    return ModelConfig(name="deepfever-teacher-256", kind="teacher", backbone="inception_resnet_v1",
-                       d_face=256, dropout=0.1, preprocess=_PAPER_PRE, description=deepfever_teacher_256.__doc__ or "")
-
-
-@register_model
-def deepfever_teacher_128() -> ModelConfig:
-    """DeepFEVER teacher 2: as teacher 1 with D_face=128 (and another seed)."""
-    return ModelConfig(name="deepfever-teacher-128", kind="teacher", backbone="inception_resnet_v1",
-                       d_face=128, dropout=0.1, preprocess=_PAPER_PRE, description=deepfever_teacher_128.__doc__ or "")
-
-
-@register_model
-def deepfever_student_densenet201() -> ModelConfig:
-    """DeepFEVER student (II-B): DenseNet201, D_face=256, dropout 0.2, 80-d distillation head."""
-    return ModelConfig(name="deepfever-student-densenet201", kind="student", backbone="densenet201",
-                       d_face=256, distill_dim=80, dropout=0.2, preprocess=_PAPER_PRE,
-                       description=deepfever_student_densenet201.__doc__ or "")
-
-
-# -- CPU-sized networks for 48x48 grayscale FER-style training --------------------------------------
-@register_model
-def fever_teacher_112() -> ModelConfig:
-    """The paper teacher (D=256) at 112 px grayscale: the input that a CPU can train on FER+."""
-    return ModelConfig(name="fever-teacher-112", kind="teacher", backbone="inception_resnet_v1", d_face=256,
-                       dropout=0.1, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
-                       description=fever_teacher_112.__doc__ or "")
-
-
-@register_model
-def fever_student_resnet18() -> ModelConfig:
-    """Compact student: ResNet-18 at 48 px grayscale, D_face=256 (fast on a laptop CPU)."""
-    return ModelConfig(name="fever-student-resnet18", kind="student", backbone="resnet18", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=_FER48_PRE, description=fever_student_resnet18.__doc__ or "")
-
-
-@register_model
-def fever_student_mobilenetv3() -> ModelConfig:
-    """Compact student: MobileNetV3-Large at 64 px grayscale, D_face=256 (fastest)."""
-    return ModelConfig(name="fever-student-mobilenetv3", kind="student", backbone="mobilenet_v3_large", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=_FER_PRE, description=fever_student_mobilenetv3.__doc__ or "")
-
-
-# -- trained from scratch on 48 px faces (issue 14): trunks that keep the resolution ------------------
-@register_model
-def fever_teacher_resnet18_48() -> ModelConfig:
-    """Teacher for 48 px gray faces: ResNet-18 with a 3x3 stride-2 stem and no max-pool, D_face=256."""
-    return ModelConfig(name="fever-teacher-resnet18-48", kind="teacher", backbone="resnet18_fer", d_face=256,
-                       dropout=0.1, preprocess=_FER48_PRE, description=fever_teacher_resnet18_48.__doc__ or "")
-
-
-@register_model
-def fever_teacher_vgg13_48() -> ModelConfig:
-    """Teacher for 48 px gray faces: the FER+ paper's VGG-13 (Barsoum et al. 2016), D_face=128."""
-    return ModelConfig(name="fever-teacher-vgg13-48", kind="teacher", backbone="vgg13_fer", d_face=128,
-                       dropout=0.1, preprocess=_FER48_PRE, description=fever_teacher_vgg13_48.__doc__ or "")
-
-
-@register_model
-def fever_student_vgg_s48() -> ModelConfig:
-    """Fast student for 48 px gray faces: 8-layer VGG (32-256 channels, 1.2 M parameters), D_face=256."""
-    return ModelConfig(name="fever-student-vgg-s48", kind="student", backbone="vgg_s", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=_FER48_PRE, description=fever_student_vgg_s48.__doc__ or "")
-
-
-# -- the other papers' extractors as backbones -------------------------------------------------------
-@register_model
-def fever_student_resnet50() -> ModelConfig:
-    """ResNet-50 extractor of paper 000 (deep residual networks in real-world environments)."""
-    return ModelConfig(name="fever-student-resnet50", kind="student", backbone="resnet50", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
-                       description=fever_student_resnet50.__doc__ or "")
-
-
-@register_model
-def fever_student_resnet101_cbam() -> ModelConfig:
-    """ResNet-101 with CBAM after each residual block, the extractor of paper 002 (in-the-wild videos)."""
-    return ModelConfig(name="fever-student-resnet101-cbam", kind="student", backbone="resnet101_cbam", d_face=256,
-                       distill_dim=80, dropout=0.2, preprocess=PreprocessConfig(input_size=112, grayscale=True, margin=FER_MARGIN),
-                       description=fever_student_resnet101_cbam.__doc__ or "")

@@ -1,0 +1,1 @@
+"""Glue to other frameworks, each an optional extra (``pip install "fever[ray]"``)."""

@@ -1,0 +1,212 @@
+"""Model files on disk and on the Hugging Face Hub: ``config.json`` + ``model.safetensors`` + card.
+
+This module only finds, reads, checks and writes files (timm's ``_hub``): :func:`resolve` turns a
+preset name (bundled weights), a local folder or a Hub repo id into a folder, honouring
+``revision``, ``cache_dir``, ``local_files_only`` and ``HF_HUB_OFFLINE``; :func:`save_pretrained`
+writes a folder ready for ``hf upload``. Building networks is :mod:`fever.models.network`'s job and
+joining the two :mod:`fever.models.factory`'s. Weights are read from safetensors only: nothing is
+ever unpickled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..errors import ModelLoadError, OfflineError, UnknownModelError
+from .config import ModelConfig
+from .registry import bundled_weights_dir, is_registered, list_models
+
+if TYPE_CHECKING:
+    from .network import FeverModel
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+# probes shipped with a model (e.g. the logistic expression probe of fever.analyze) live here
+PROBES_DIR = "probes"
+
+
+@dataclass(frozen=True)
+class ModelOrigin:
+    """Where a loaded model's files came from.
+
+    ``source``: ``bundled:NAME``, a folder path, or ``hf:REPO@REVISION``; ``folder``: the folder that
+    holds the files (and any shipped probes); ``revision``: the Hub revision asked for, else the fever
+    version that saved the weights; ``dtype``: the floating type the weights were stored in.
+    """
+
+    source: str
+    folder: Path
+    revision: str = ""
+    dtype: str = "float32"
+
+
+def save_pretrained(model: "FeverModel", save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
+                    training: dict[str, Any] | None = None, card_template: str | None = None,
+                    dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
+    """Write a Hub model folder (config, weights, card, and the probes the model came with).
+
+    Args:
+        model: the network to save.
+        save_directory: the folder to write (created if needed).
+        metrics: measured figures for the card.
+        training: the training record for the card.
+        card_template: a template instead of ``hub_cards/fever-model.md``.
+        dtype: floating type of the stored tensors; by default the type the model was loaded from
+            (fp16 for the bundled models), else fp32. Loading always casts back to fp32.
+        comparison: a markdown table of related runs for the card.
+
+    Returns:
+        The folder.
+    """
+    from safetensors.torch import save_file
+
+    from .. import __version__
+    from ..cards import render_model_card
+
+    folder = Path(save_directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    origin = model.origin
+    if dtype is None:
+        dtype = getattr(torch, origin.dtype) if origin is not None else torch.float32
+    cfg = model.config
+    config = cfg.to_dict()
+    config["library"] = {"name": "fever", "version": __version__}
+    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(folder / WEIGHTS_NAME),
+              metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__})
+    card = render_model_card(cfg, metrics=metrics, training=training, template=card_template, comparison=comparison,
+                             num_parameters=sum(p.numel() for p in model.parameters()))
+    (folder / CARD_NAME).write_text(card)
+    # the probes fitted on this model's vectors stay valid for the same weights: they travel along
+    shipped = origin.folder / PROBES_DIR if origin is not None else None
+    if shipped is not None and shipped.is_dir() and shipped.resolve() != (folder / PROBES_DIR).resolve():
+        shutil.copytree(shipped, folder / PROBES_DIR, dirs_exist_ok=True)
+    return folder
+
+
+def _env_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None,
+               local_files_only: bool) -> Path:
+    """Fetch (or find in the cache) config + weights of a Hub repo; return their snapshot folder."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    where = f"{repo_id}@{revision or 'main'}"
+    paths = []
+    for filename in (CONFIG_NAME, WEIGHTS_NAME):
+        try:
+            paths.append(Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir,
+                                              local_files_only=local_files_only,
+                                              library_name="fever")))
+        except LocalEntryNotFoundError as exc:
+            raise OfflineError(
+                f"{where}: {filename} is not in the Hugging Face cache "
+                f"({cache_dir or 'default cache'}) and the Hub cannot be reached "
+                f"(offline: local_files_only or HF_HUB_OFFLINE=1). Download it once with network access "
+                f"(e.g. `hf download {repo_id}`), or pass a local folder instead."
+            ) from exc
+        except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, HFValidationError) as exc:
+            raise ModelLoadError(f"{where}: cannot get {filename}: {exc}") from exc
+    return paths[0].parent
+
+
+def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
+            local_files_only: bool | None = None) -> tuple[Path, str]:
+    """Find the folder that holds a model; returns it and a human-readable source."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path, str(path.resolve())
+    if is_registered(text):
+        folder = bundled_weights_dir(text)
+        if folder is None:
+            raise ModelLoadError(
+                f"model {text!r} has no bundled weights; fever.create_model({text!r}) builds it with "
+                f"random weights, or pass a trained folder or Hub repo id. Bundled: "
+                f"{', '.join(_bundled_names()) or 'none'}"
+            )
+        return folder, f"bundled:{text}"
+    if path.suffix or path.exists() or text.startswith((".", "/", "~")):
+        raise ModelLoadError(f"{text}: no such model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})")
+    if "/" not in text:
+        raise UnknownModelError(f"{text!r} is neither a registered model, a folder nor a Hub repo id (owner/name); "
+                                f"registered: {', '.join(list_models())}")
+    offline = _env_offline() if local_files_only is None else local_files_only
+    return _hub_files(text, revision, cache_dir, offline), f"hf:{text}@{revision or 'main'}"
+
+
+def _bundled_names() -> list[str]:
+    return list_models(pretrained=True)
+
+
+def read_config(folder: Path) -> ModelConfig:
+    file = folder / CONFIG_NAME
+    if not file.is_file():
+        raise ModelLoadError(f"{file}: missing; a fever model folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        return ModelConfig.from_dict(json.loads(file.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{file}: not a valid fever config: {exc}") from exc
+
+
+def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    file = folder / WEIGHTS_NAME
+    if not file.is_file():
+        raise ModelLoadError(f"{file}: missing; a fever model folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # SafetensorError, OSError, ValueError depending on the damage
+        raise ModelLoadError(f"{file}: corrupt or truncated safetensors file ({exc}); download or save it again") from exc
+    return tensors, metadata
+
+
+def stored_dtype(tensors: dict[str, torch.Tensor]) -> str:
+    """The floating type of a file's tensors (``float16`` for the bundled models)."""
+    kinds = {str(t.dtype).replace("torch.", "") for t in tensors.values() if t.is_floating_point()}
+    return kinds.pop() if len(kinds) == 1 else "float32"
+
+
+def check_weights_fit(expected: dict[str, torch.Tensor], config: ModelConfig, tensors: dict[str, torch.Tensor],
+                      metadata: dict[str, str], folder: Path) -> None:
+    """Refuse weights that were saved for another config, naming the first differences.
+
+    Args:
+        expected: the state dict of the network that ``config`` builds.
+        config: the folder's config.
+        tensors, metadata: what :func:`read_weights` read.
+        folder: named in the error.
+    """
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [f"{k}: config wants {tuple(expected[k].shape)}, file has {tuple(tensors[k].shape)}"
+             for k in expected if k in tensors and expected[k].shape != tensors[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected tensors (e.g. {extra[0]})")
+    if wrong:
+        problems.append(f"{len(wrong)} shapes differ (e.g. {wrong[0]})")
+    saved_hash = metadata.get("fever_config_hash")
+    if not problems and saved_hash and saved_hash != config.config_hash():
+        problems.append(f"the weights were saved with config hash {saved_hash}, config.json hashes to "
+                        f"{config.config_hash()} (was config.json edited?)")
+    if problems:
+        raise ModelLoadError(f"{folder}: {CONFIG_NAME} does not match {WEIGHTS_NAME}: " + "; ".join(problems))

@@ -1,0 +1,133 @@
+"""fever.extract on crops, photos and in-memory images, with the model's own preprocessing."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fever
+from fever.preprocess import PreprocessConfig, to_model_input
+from fever.vectors import row_cosine as cosine
+
+
+def test_crops_give_one_row_each(extractor, fer_crops):
+    out = extractor.extract(fer_crops)
+    assert out.vectors.shape == (len(fer_crops), 256) and out.vectors.dtype == np.float32
+    assert [r.source for r in out.rows] == [str(p) for p in fer_crops]
+    assert all(r.status == "ok" and r.face == 0 and r.score == 1.0 for r in out.rows)
+    assert out.rows[0].box.tolist() == [0, 0, 48, 48]
+    assert out.model_name == "tiny-test-student" and len(out.config_hash) == 16
+
+
+def test_photo_gives_every_face_with_box_and_landmarks(extractor, two_face_photo):
+    out = extractor.extract(two_face_photo)
+    assert len(out) == 2 and out.ok.all()
+    assert [r.face for r in out.rows] == [0, 1]
+    for r in out.rows:
+        assert r.landmarks.shape == (5, 2) and r.score > 0.9
+        x1, y1, x2, y2 = r.box
+        assert 15 < x2 - x1 < 80 and 15 < y2 - y1 < 100
+    centres = sorted((r.box[0] + r.box[2]) / 2 for r in out.rows)
+    assert centres[0] < 150 and centres[1] > 450      # one face on the left, one on the right
+
+
+def test_no_face_and_errors_are_rows_not_exceptions(extractor, fer_crops, tmp_path):
+    blank = np.full((300, 400, 3), 127, np.uint8)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    out = extractor.extract([fer_crops[0], blank, bad, fer_crops[1]])
+    assert [r.status for r in out.rows] == ["ok", "no_face", "error", "ok"]
+    assert [r.input_index for r in out.rows] == [0, 1, 2, 3]
+    assert np.isnan(out.vectors[1]).all() and np.isnan(out.vectors[2]).all()
+    assert "bad.jpg: not an image file" in out.rows[2].error
+    assert "no face found" in out.rows[1].error
+    assert len(out.valid()) == 2 and np.isfinite(out.valid().vectors).all()
+
+
+def test_same_vector_whatever_the_batch_size(extractor, fer_crops, two_face_photo):
+    items = list(fer_crops) + [two_face_photo]
+    one = extractor.extract(items, batch_size=1).vectors
+    three = extractor.extract(items, batch_size=3).vectors
+    all_ = extractor.extract(items, batch_size=64).vectors
+    assert np.abs(one - three).max() < 1e-5 and np.abs(one - all_).max() < 1e-5
+
+
+def test_inputs_of_every_kind_agree(extractor, fer_crops):
+    path = fer_crops[0]
+    pil = Image.open(path)
+    arr = np.asarray(pil)
+    rgb = np.repeat(arr[:, :, None], 3, axis=2)
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1)
+    out = extractor.extract([path, pil, arr, rgb, tensor])
+    assert np.abs(out.vectors - out.vectors[0]).max() < 1e-6
+
+
+def test_normalize_and_faces_modes(extractor, fer_crops, two_face_photo):
+    out = extractor.extract(fer_crops, normalize=True)
+    assert np.allclose(np.linalg.norm(out.vectors, axis=1), 1, atol=1e-5)
+    whole = extractor.extract(two_face_photo, faces="crop")
+    assert len(whole) == 1 and whole.rows[0].box.tolist() == [0, 0, 640, 360]
+    with pytest.raises(ValueError, match="faces must be one of"):
+        extractor.extract(fer_crops, faces="everything")
+
+
+def test_parallel_decoding_gives_the_same_rows(extractor, fer_crops, two_face_photo):
+    items = list(fer_crops) + [two_face_photo]
+    serial = extractor.extract(items)
+    parallel = extractor.extract(items, num_workers=2)
+    assert [r.source for r in serial.rows] == [r.source for r in parallel.rows]
+    assert np.abs(serial.vectors - parallel.vectors).max() < 1e-6
+
+
+def test_preprocessing_comes_from_the_model(tiny_model_dir):
+    model = fever.load(tiny_model_dir)
+    assert model.config.preprocess == PreprocessConfig(input_size=48, grayscale=True, margin=-0.05)
+    x = to_model_input(torch.rand(2, 3, 100, 80), model.config.preprocess)
+    assert x.shape == (2, 3, 48, 48)
+    assert torch.equal(x[:, 0], x[:, 1])  # grayscale repeated
+
+
+def test_module_level_extract_uses_given_model(tiny_model_dir, fer_crops):
+    out = fever.extract(fer_crops[:2], model=str(tiny_model_dir), device="cpu")
+    assert out.vectors.shape == (2, 256)
+
+
+def test_bf16_is_close_to_fp32(tiny_model_dir, fer_crops):
+    fp32 = fever.Extractor(tiny_model_dir, device="cpu").extract(fer_crops).vectors
+    bf16 = fever.Extractor(tiny_model_dir, device="cpu", precision="bf16").extract(fer_crops).vectors
+    assert cosine(fp32, bf16).min() > 0.99
+    with pytest.raises(ValueError, match="precision must be one of"):
+        fever.Extractor(tiny_model_dir, precision="int3")
+
+
+def test_to_arrow_round_trip(extractor, fer_crops, two_face_photo):
+    from fever.parquet import embeddings
+
+    out = extractor.extract(list(fer_crops[:2]) + [two_face_photo, np.zeros((200, 200, 3), np.uint8)])
+    table = out.to_arrow()
+    assert table.num_rows == len(out) == 5
+    assert table.column("status").to_pylist() == ["ok", "ok", "ok", "ok", "no_face"]
+    back = embeddings(table)
+    assert np.array_equal(back[:4], out.vectors[:4]) and np.isnan(back[4]).all()
+    assert table.column("landmarks").to_pylist()[2] == pytest.approx(out.rows[2].landmarks.reshape(-1).tolist())
+
+
+def test_bundled_default_model_and_probe(fer_crops):
+    assert fever.DEFAULT_MODEL in fever.list_models(pretrained=True)
+    model = fever.load(fever.DEFAULT_MODEL)
+    assert model.origin.source == f"bundled:{fever.DEFAULT_MODEL}" and model.config.preprocess.margin == -0.05
+    out = fever.extract(fer_crops, device="cpu")            # no model argument: the bundled default
+    assert out.model_name == fever.DEFAULT_MODEL and out.vectors.shape == (len(fer_crops), 256)
+    analysis = fever.analyze(fer_crops, device="cpu")
+    assert analysis.classes == sorted(fever.models.EXPRESSION_CLASSES)
+    # the shipped probe reads the clear-cut happy face (10 of 10 votes) as happiness
+    happy = [i for i, p in enumerate(fer_crops) if "happiness" in p.name][0]
+    assert analysis.expressions[happy] == "happiness"
+
+
+def test_bundled_default_is_faithful_in_bf16(fer_crops, two_face_photo):
+    """bf16 autocast + channels_last is the fast path; the default model's vectors must not move."""
+    items = list(fer_crops) + [two_face_photo]
+    fp32 = fever.Extractor(device="cpu", precision="fp32").extract(items).vectors
+    bf16 = fever.Extractor(device="cpu", precision="bf16").extract(items).vectors
+    assert fp32.shape == bf16.shape and len(fp32) == len(fer_crops) + 2
+    assert cosine(fp32, bf16).min() >= 0.999

@@ -1,0 +1,150 @@
+"""The Hub round trip through huggingface_hub's real cache and offline code path."""
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import fever
+from fever.models.hub import CONFIG_NAME, WEIGHTS_NAME
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_save_pretrained_writes_hub_folder(tmp_path):
+    model = fever.create_model("fever-student-mobilenetv3", d_face=128)
+    folder = model.save_pretrained(tmp_path / "m", metrics={"FER+ test accuracy": 0.5}, training={"steps": 10, "wall-clock hours": 0.82})
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", CONFIG_NAME, WEIGHTS_NAME]
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    assert config["d_face"] == 128 and config["preprocess"]["input_size"] == 64
+    card = (folder / "README.md").read_text()
+    assert "library_name: fever" in card and "| FER+ test accuracy | 50.00% |" in card
+    assert "| wall-clock hours | 0.82 |" in card   # a training record is not a fraction
+    assert "mobilenet_v3_large" in card and "research" in card and "Limitations" in card
+    loaded = fever.load(folder)
+    assert loaded.config == model.config and _same_weights(loaded, model)
+    assert not loaded.training
+
+
+def _build_hub_cache(cache: Path, repo_id: str, folder: Path, commit: str, ref: str = "main") -> Path:
+    """The layout huggingface_hub itself writes: blobs by hash, snapshots by commit, refs by name."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    for name in (CONFIG_NAME, WEIGHTS_NAME, "README.md"):
+        data = (folder / name).read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snapshot / name).symlink_to(Path("../..") / "blobs" / blob.name)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
+    return snapshot
+
+
+def test_load_from_hub_cache_offline_with_revisions(tmp_path, monkeypatch, tiny_model_dir):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = tmp_path / "hub"
+    other = fever.create_model("fever-student-resnet18", input_size=48, name="tiny-test-student")
+    other_dir = other.save_pretrained(tmp_path / "v2")
+    _build_hub_cache(cache, "fever-org/tiny", tiny_model_dir, "a" * 40, ref="main")
+    _build_hub_cache(cache, "fever-org/tiny", other_dir, "b" * 40, ref="v2")
+    main = fever.load("fever-org/tiny", cache_dir=cache)
+    assert main.origin.source == "hf:fever-org/tiny@main"
+    assert _same_weights(main, fever.load(tiny_model_dir))
+    pinned = fever.load("fever-org/tiny", revision="b" * 40, cache_dir=cache)
+    tagged = fever.load("fever-org/tiny", revision="v2", cache_dir=cache)
+    assert _same_weights(pinned, other) and _same_weights(tagged, other)
+    assert not _same_weights(main, other)
+
+
+def test_hub_missing_file_offline_is_clear(tmp_path, monkeypatch, tiny_model_dir):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = tmp_path / "hub"
+    snapshot = _build_hub_cache(cache, "fever-org/broken", tiny_model_dir, "c" * 40)
+    (snapshot / WEIGHTS_NAME).unlink()
+    with pytest.raises(fever.OfflineError, match=r"fever-org/broken@main: model.safetensors is not in the Hugging Face cache"):
+        fever.load("fever-org/broken", cache_dir=cache)
+    with pytest.raises(fever.OfflineError, match="fever-org/absent@main: config.json"):
+        fever.load("fever-org/absent", cache_dir=cache)
+    with pytest.raises(fever.OfflineError, match="not in the Hugging Face cache"):
+        fever.load("fever-org/broken", cache_dir=cache, local_files_only=True)
+
+
+@pytest.fixture()
+def copy_of(tmp_path, tiny_model_dir):
+    target = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, target)
+    return target
+
+
+def test_missing_weights_file(copy_of):
+    (copy_of / WEIGHTS_NAME).unlink()
+    with pytest.raises(fever.ModelLoadError, match=r"model.safetensors: missing"):
+        fever.load(copy_of)
+
+
+def test_missing_config_file(copy_of):
+    (copy_of / CONFIG_NAME).unlink()
+    with pytest.raises(fever.ModelLoadError, match=r"config.json: missing"):
+        fever.load(copy_of)
+
+
+def test_truncated_safetensors(copy_of):
+    data = (copy_of / WEIGHTS_NAME).read_bytes()
+    (copy_of / WEIGHTS_NAME).write_bytes(data[: len(data) // 2])
+    with pytest.raises(fever.ModelLoadError, match="corrupt or truncated safetensors"):
+        fever.load(copy_of)
+
+
+def test_garbage_safetensors(copy_of):
+    (copy_of / WEIGHTS_NAME).write_bytes(b"\x00" * 100)
+    with pytest.raises(fever.ModelLoadError, match="corrupt or truncated"):
+        fever.load(copy_of)
+
+
+def test_config_that_does_not_match_weights(copy_of):
+    config = json.loads((copy_of / CONFIG_NAME).read_text())
+    config["d_face"] = 128
+    (copy_of / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(fever.ModelLoadError, match=r"config.json does not match model.safetensors: .*shapes differ"):
+        fever.load(copy_of)
+
+
+def test_edited_preprocessing_is_noticed(copy_of):
+    config = json.loads((copy_of / CONFIG_NAME).read_text())
+    config["preprocess"]["input_size"] = 96
+    (copy_of / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(fever.ModelLoadError, match="config hash"):
+        fever.load(copy_of)
+
+
+def test_invalid_config_json(copy_of):
+    (copy_of / CONFIG_NAME).write_text("{not json")
+    with pytest.raises(fever.ModelLoadError, match="not a valid fever config"):
+        fever.load(copy_of)
+
+
+def test_unknown_names_and_paths():
+    with pytest.raises(fever.ModelLoadError, match="neither a registered model"):
+        fever.load("no-such-model")
+    with pytest.raises(fever.ModelLoadError, match="no such model folder"):
+        fever.load("./no/such/folder")
+
+
+def test_preset_without_bundled_weights_says_so():
+    with pytest.raises(fever.ModelLoadError, match="has no bundled weights"):
+        fever.load("deepfever-teacher-256")
+
+
+def test_no_pickle_files_are_read(tiny_model_dir, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load must not be called")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    assert fever.load(tiny_model_dir).config.name == "tiny-test-student"

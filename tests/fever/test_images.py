@@ -1,0 +1,188 @@
+"""Every kind of bad or unusual image: read correctly, or refused with the file and the reason."""
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fever.errors import InputError
+from fever.io.images import load_image
+from tests.helpers import SAMPLES
+
+PHOTO = SAMPLES / "pexels_wolfganglanger_face.jpg"
+
+
+def test_plain_jpeg_and_png():
+    photo = load_image(PHOTO)
+    assert photo.array.shape == (360, 640, 3) and photo.array.dtype == np.uint8 and photo.notes == []
+    crop = load_image(next(SAMPLES.glob("ferplus_*.png")))
+    assert crop.array.shape == (48, 48, 3)
+    assert (crop.array[..., 0] == crop.array[..., 2]).all()  # gray repeated over RGB
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "empty.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.jpg: empty file \(0 bytes\)"):
+        load_image(p)
+
+
+def test_truncated_jpeg(tmp_path):
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(PHOTO.read_bytes()[:5000])
+    with pytest.raises(InputError, match=r"cut\.jpg: truncated or corrupt image data"):
+        load_image(p)
+
+
+def test_text_file_named_jpg(tmp_path):
+    p = tmp_path / "notes.jpg"
+    p.write_text("this is not an image\n")
+    with pytest.raises(InputError, match=r"notes\.jpg: not an image file that can be decoded \(starts with b'this is"):
+        load_image(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"gone\.png: file not found"):
+        load_image(tmp_path / "gone.png")
+
+
+def test_cmyk_jpeg_is_converted(tmp_path):
+    p = tmp_path / "cmyk.jpg"
+    Image.open(PHOTO).convert("CMYK").save(p)
+    img = load_image(p)
+    assert img.array.shape == (360, 640, 3) and "converted from CMYK" in img.notes
+    # colours survive the round trip roughly
+    assert np.abs(img.array.astype(int) - load_image(PHOTO).array.astype(int)).mean() < 20
+
+
+def test_16bit_png_is_scaled(tmp_path):
+    p = tmp_path / "deep.png"
+    ramp = np.tile(np.array([0, 32896, 65535], np.uint16), (20, 10))
+    Image.fromarray(ramp).save(p)
+    img = load_image(p)
+    assert set(np.unique(img.array)) == {0, 128, 255}
+    assert any("16-bit" in n for n in img.notes)
+
+
+def test_palette_and_rgba_png(tmp_path):
+    palette = tmp_path / "palette.png"
+    Image.open(PHOTO).convert("P").save(palette)
+    assert load_image(palette).array.shape == (360, 640, 3)
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:10, :, 3] = 255          # top half opaque red, bottom half transparent
+    p = tmp_path / "rgba.png"
+    Image.fromarray(rgba, "RGBA").save(p)
+    img = load_image(p)
+    assert tuple(img.array[0, 0]) == (255, 0, 0) and tuple(img.array[19, 0]) == (255, 255, 255)
+    assert any("transparency" in n for n in img.notes)
+
+
+def test_animated_gif_uses_first_frame(tmp_path):
+    p = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (32, 32), c) for c in [(200, 0, 0), (0, 200, 0), (0, 0, 200)]]
+    frames[0].save(p, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    img = load_image(p)
+    assert img.array[0, 0, 0] > 150 and img.array[0, 0, 1] < 50
+    assert "animated image with 3 frames: used the first" in img.notes
+
+
+def test_exif_rotated_jpeg_is_rotated(tmp_path):
+    p = tmp_path / "rotated.jpg"
+    base = np.zeros((40, 60, 3), np.uint8)
+    base[:, :30] = 255  # left half white
+    img = Image.fromarray(base)
+    exif = img.getexif()
+    exif[0x0112] = 6   # "rotate 90 degrees clockwise to display"
+    img.save(p, exif=exif, quality=95)
+    out = load_image(p)
+    assert out.array.shape == (60, 40, 3)
+    assert out.array[:25].mean() > 200 and out.array[35:].mean() < 50  # white half now on top
+    assert "rotated by EXIF orientation 6" in out.notes
+
+
+def test_tiny_image(tmp_path):
+    p = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1)).save(p)
+    with pytest.raises(InputError, match=r"dot\.png: image is 1x1 pixels; at least 16x16"):
+        load_image(p)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_without_decoding(tmp_path):
+    p = tmp_path / "bomb.png"
+    p.write_bytes(_png_header_only(100_000, 100_000))
+    assert p.stat().st_size < 1000
+    with pytest.raises(InputError, match=r"bomb\.png: .*decompression bomb"):
+        load_image(p)
+
+
+def test_directory_given_as_image(tmp_path):
+    with pytest.raises(InputError, match="is a directory"):
+        load_image(tmp_path)
+
+
+def test_unreadable_file():
+    folder = Path(tempfile.mkdtemp())
+    os.chmod(folder, 0o755)
+    p = folder / "secret.png"
+    Image.new("RGB", (32, 32)).save(p)
+    os.chmod(p, 0o000)
+    try:
+        if os.geteuid() != 0:
+            with pytest.raises(InputError, match=r"secret\.png: cannot read the file: permission denied"):
+                load_image(p)
+            return
+        # root reads everything: check in a forked child that gives up root first
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(read_end)
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                load_image(p)
+                message = "no error"
+            except InputError as exc:
+                message = str(exc)
+            except BaseException as exc:  # report anything else to the parent
+                message = f"unexpected {type(exc).__name__}: {exc}"
+            os.write(write_end, message.encode())
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end) as fh:
+            message = fh.read()
+        assert message.endswith("secret.png: cannot read the file: permission denied"), message
+    finally:
+        os.chmod(p, 0o644)
+        shutil.rmtree(folder)
+
+
+def test_arrays_tensors_and_pil():
+    gray = np.full((20, 30), 7, np.uint8)
+    assert load_image(gray).array.shape == (20, 30, 3)
+    rgb_float = np.full((20, 30, 3), 0.5, np.float32)
+    assert load_image(rgb_float).array[0, 0, 0] == 128
+    chw = torch.full((3, 20, 30), 255, dtype=torch.uint8)
+    assert load_image(chw).array.shape == (20, 30, 3)
+    assert load_image(Image.new("L", (30, 20), 9)).array.shape == (20, 30, 3)
+    with pytest.raises(InputError, match=r"array of shape \(5, 5, 5, 5\) is not an image"):
+        load_image(np.zeros((5, 5, 5, 5), np.uint8))
+    with pytest.raises(InputError, match="NaN"):
+        load_image(np.full((20, 20), np.nan, np.float32))
+    with pytest.raises(InputError, match="cannot use an object of type dict"):
+        load_image({})

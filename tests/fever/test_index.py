@@ -1,0 +1,175 @@
+"""fever.Index: exact and compressed search, incremental add, safe save/load, clear errors."""
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from fever.cli.embed import main as embed_main
+from fever.index import FeverIndexError, Index
+from tests.helpers import SAMPLES
+
+
+def test_exact_search_known_answers(clustered):
+    x, labels = clustered
+    index = Index.build(x, ids=[f"v{i}" for i in range(len(x))])
+    res = index.search(x[[0, 150]], k=5)
+    assert res.ids[0][0] == "v0" and res.ids[1][0] == "v150"
+    assert res.scores[0][0] == pytest.approx(1.0, abs=1e-5)
+    assert (np.diff(res.scores, axis=1) <= 1e-6).all()            # best first
+    assert all(labels[int(i[1:])] == 0 for i in res.ids[0]) and all(labels[int(i[1:])] == 1 for i in res.ids[1])
+
+
+@pytest.mark.parametrize("kind", ["ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw"])
+def test_compressed_kinds_find_the_same_cluster(clustered, kind):
+    x, labels = clustered
+    index = Index.build(x, kind=kind, m=8, nlist=8)
+    res = index.search(x[::100], k=10)
+    same = labels[res.rows] == labels[::100][:, None]
+    assert same.mean() > 0.95
+    # scores are cosine similarities whatever the metric inside (L2 for the IVF kinds)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    cosine = np.einsum("qd,qkd->qk", unit[::100], unit[res.rows])
+    assert np.abs(res.scores - cosine).max() < 0.05 and res.scores.max() <= 1.05
+
+
+def test_add_incrementally_and_round_trip(clustered, tmp_path):
+    x, _ = clustered
+    index = Index.build(x[:300], model="m", config_hash="abc")
+    index.add(x[300:], ids=[f"late{i}" for i in range(300)])
+    assert len(index) == 600 and index.ids.column("id").to_pylist()[300] == "late0"
+    folder = index.save(tmp_path / "idx")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["count"] == 600 and manifest["dim"] == 32 and manifest["kind"] == "exact"
+    assert set(manifest["checksums"]) == {"index.faiss", "ids.parquet"}
+    loaded = Index.load(folder)
+    a, b = index.search(x[:3], 4), loaded.search(x[:3], 4)
+    assert a.ids == b.ids and np.allclose(a.scores, b.scores)
+    index.add(x[:10])                                               # overwriting keeps one complete folder
+    index.save(folder)
+    assert Index.load(folder).manifest()["count"] == 610
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]    # no temporary leftovers
+
+
+def test_errors(clustered, tmp_path):
+    x, _ = clustered
+    index = Index.build(x[:50])
+    with pytest.raises(FeverIndexError, match="k=51 must be between 1 and the number of vectors in the index \\(50\\)"):
+        index.search(x[:1], k=51)
+    with pytest.raises(FeverIndexError, match="queries have dimension 16, the index has 32"):
+        index.search(np.ones((1, 16), np.float32), k=1)
+    nan = x[:2].copy()
+    nan[1, 3] = np.nan
+    with pytest.raises(FeverIndexError, match="queries contain NaN or infinite values in 1 rows \\(first: row 1\\)"):
+        index.search(nan, k=1)
+    with pytest.raises(FeverIndexError, match="the index is empty"):
+        Index(32).search(x[:1], k=1)
+    with pytest.raises(FeverIndexError, match="needs at least 256 vectors to train"):
+        Index.build(x[:100], kind="ivfpq", m=8, nlist=4)
+    with pytest.raises(FeverIndexError, match="kind must be one of"):
+        Index(32, kind="lsh")
+    with pytest.raises(FeverIndexError, match="2 ids for 3 vectors"):
+        Index.build(x[:3], ids=["a", "b"])
+
+
+def test_damaged_folders_never_load(clustered, tmp_path):
+    x, _ = clustered
+    folder = Index.build(x[:50]).save(tmp_path / "idx")
+    data = (folder / "index.faiss").read_bytes()
+    (folder / "index.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(FeverIndexError, match="index.faiss: checksum does not match"):
+        Index.load(folder)
+    (folder / "index.faiss").write_bytes(data)
+    (folder / "ids.parquet").unlink()
+    with pytest.raises(FeverIndexError, match="ids.parquet: missing"):
+        Index.load(folder)
+    with pytest.raises(FeverIndexError, match="no such index folder"):
+        Index.load(tmp_path / "nothing")
+
+
+def test_from_parquet_and_image_queries(tmp_path, tiny_model_dir, extractor):
+    out = tmp_path / "v.parquet"
+    assert embed_main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]) == 0
+    index = Index.from_parquet([out])
+    assert len(index) == 8 and index.model == "tiny-test-student" and len(index.config_hash) == 16
+    query = next(SAMPLES.glob("ferplus_happiness_*.png"))
+    res = index.search([str(query)], k=3, model=extractor)
+    top = res.neighbours(0)[0]
+    assert top["path"].endswith(query.name) and top["frame"] == -1 and top["score"] == pytest.approx(1.0, abs=1e-5)
+    assert pq.read_table(out).num_rows == 9           # the skipped PROVENANCE.md row is not indexed
+
+
+def test_queries_with_another_model_are_refused(tmp_path, tiny_model_dir):
+    import fever
+
+    other = fever.create_model("fever-student-resnet18", input_size=48, d_face=256, name="other").save_pretrained(tmp_path / "other")
+    index = Index.build(np.random.default_rng(0).normal(size=(20, 256)).astype(np.float32), model="tiny-test-student",
+                        config_hash=fever.load(tiny_model_dir).config.config_hash())
+    with pytest.raises(FeverIndexError, match="built with model 'tiny-test-student'.*queries were embedded with 'other'"):
+        index.search([str(next(SAMPLES.glob("ferplus_*.png")))], k=1, model=str(other))
+
+
+def test_cli_build_query_and_contact_sheet(tmp_path, tiny_model_dir, capsys):
+    from PIL import Image
+
+    from fever.cli.index import main as index_main
+
+    out = tmp_path / "v.parquet"
+    assert embed_main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]) == 0
+    assert index_main(["build", str(out), "--out", str(tmp_path / "idx")]) == 0
+    assert "8 vectors, kind exact" in capsys.readouterr().out
+    sheet = tmp_path / "sheet.png"
+    query = SAMPLES / "hamilton_two_faces.jpg"
+    assert index_main(["query", str(tmp_path / "idx"), str(query), "-k", "3", "--model", str(tiny_model_dir),
+                       "--sheet", str(sheet)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("| 1 | 1.0000 | ") == 2 and "hamilton_two_faces.jpg#face1" in text   # each face finds itself
+    img = Image.open(sheet)
+    assert img.size == (4 * 112, 2 * (112 + 16))
+    assert index_main(["query", str(tmp_path / "idx"), "--vectors", str(out), "-k", "2"]) == 0
+    assert capsys.readouterr().out.count("| 1 | 1.0000 |") == 8                              # every vector finds itself
+    assert index_main(["query", str(tmp_path / "missing"), str(query)]) == 1
+    assert "missing: no such index folder" in capsys.readouterr().err
+
+
+def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, tmp_path):
+    import faiss
+
+    x, _ = clustered
+    index = Index.build(x, kind="pca-ivfpq", m=8, nlist=8)
+    ivf = faiss.extract_index_ivf(index.faiss_index)
+    quantizer = faiss.downcast_index(ivf.quantizer)
+    assert isinstance(quantizer, faiss.IndexScalarQuantizer) and quantizer.ntotal == 8
+    assert ord(ivf.quantizer_trains_alone) == 2          # k-means on fp32 centroids, then stored in 8 bits
+    loaded = Index.load(index.save(tmp_path / "pca"))
+    a, b = index.search(x[:20], 5), loaded.search(x[:20], 5)
+    assert loaded.factory == "PCAR16,IVF8(SQ8),PQ8" and a.ids == b.ids and np.array_equal(a.scores, b.scores)
+
+
+def test_training_sample_grows_with_the_ivf_lists(tmp_path):
+    """10 vectors per list: 1,000 lists train on 10,000 of 30,000 vectors, not on train_size=5,000."""
+    x = np.random.default_rng(3).normal(size=(30_000, 8)).astype(np.float32)
+    index = Index(8, "ivfpq", m=4, nlist=1000)
+    index.train(x, train_size=5_000)
+    assert index.trained_on == 10_000
+    small = Index(8, "ivfpq", m=4, nlist=16)
+    small.train(x, train_size=5_000)
+    assert small.trained_on == 5_000
+    small.add(x[:100])
+    assert Index.load(small.save(tmp_path / "s")).manifest()["trained_on"] == 5_000
+
+
+def test_opq_projects_to_four_dimensions_per_subquantiser():
+    from fever.index import FeverIndexError, _factory
+
+    assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"   # 52 B codes + 8 B ids
+    assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
+    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384(SQ8),PQ48"   # 2 principal dims per byte
+    with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/2 \\(128\\), not 129"):
+        _factory("pca-ivfpq", 256, 1000, 16, 129)
+    with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/4 \\(64\\), not 65"):
+        _factory("opq-ivfpq", 256, 1000, 16, 65)
+    with pytest.raises(FeverIndexError, match="multiple of m"):
+        _factory("ivfpq", 256, 1000, 16, 52)
+
+

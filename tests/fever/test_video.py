@@ -1,0 +1,113 @@
+"""Videos: frames, timestamps, sampling, tracks, and videos that break or show no face."""
+import numpy as np
+import pytest
+
+from fever.errors import InputError
+from fever.io.video import iter_video_frames, probe_video
+
+
+def test_probe_and_decode_every_frame(videos):
+    info = probe_video(videos / "single_face.mp4")
+    assert (info.width, info.height, info.frames, info.codec) == (640, 360, 72, "h264")
+    frames = list(iter_video_frames(videos / "single_face.mp4"))
+    assert len(frames) == 72 and frames[0].array.shape == (360, 640, 3)
+    assert frames[0].timestamp == 0.0 and abs(frames[30].timestamp - 1.0) < 1e-6
+
+
+def test_hevc_decodes(videos):
+    frames = list(iter_video_frames(videos / "face_noface.mov", max_frames=5))
+    assert len(frames) == 5 and frames[0].array.shape == (540, 960, 3)
+
+
+def test_sampling_every_and_fps(videos):
+    every = [f.index for f in iter_video_frames(videos / "single_face.mp4", every=10)]
+    assert every == [0, 10, 20, 30, 40, 50, 60, 70]
+    at5 = list(iter_video_frames(videos / "single_face.mp4", fps=5))     # 30 fps source
+    assert [f.index for f in at5] == list(range(0, 72, 6))
+    assert np.allclose(np.diff([f.timestamp for f in at5]), 0.2, atol=1e-6)
+
+
+def test_extract_video_rows_have_frames_timestamps_tracks(extractor, videos):
+    out = extractor.extract_video(videos / "single_face.mp4", every=6)
+    assert len(out) == 12 and out.ok.all()
+    assert [r.frame for r in out.rows] == list(range(0, 72, 6))
+    assert {r.track for r in out.rows} == {0}
+    assert np.allclose([r.timestamp for r in out.rows], np.arange(0, 72, 6) / 30)
+    assert out.vectors.shape == (12, 256) and np.isfinite(out.vectors).all()
+
+
+def test_two_people_get_two_tracks(extractor, videos):
+    out = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=10)
+    tracks = {}
+    for r in out.rows:
+        tracks.setdefault(r.track, []).append((r.box[0] + r.box[2]) / 2)
+    assert len(tracks) == 2 and all(len(v) == 10 for v in tracks.values())
+    assert sorted(np.mean(v) for v in tracks.values())[0] < 150
+
+
+def test_video_without_faces_gives_one_no_face_row(extractor, videos):
+    out = extractor.extract_video(videos / "no_face.mp4", every=10)
+    assert len(out) == 1 and out.rows[0].status == "no_face"
+    assert "no_face.mp4: no face in 10 sampled frames" in out.rows[0].error
+
+
+def test_corrupt_video(extractor, tmp_path, videos):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x01garbage" * 500)
+    with pytest.raises(InputError, match=r"junk\.mp4: cannot open as a video"):
+        next(iter_video_frames(junk))
+    out = extractor.extract_video(junk)
+    assert out.rows[0].status == "error" and "junk.mp4: cannot open as a video" in out.rows[0].error
+
+
+def test_truncated_video_is_an_error_row(extractor, tmp_path, videos):
+    data = (videos / "single_face.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])      # the index (moov) sits at the end: nothing is decodable
+    out = extractor.extract_video(cut, every=6)
+    assert [r.status for r in out.rows] == ["error"]
+    assert "cut.mp4: cannot open as a video (InvalidDataError" in out.rows[0].error
+
+
+def test_refine_follows_faces_like_full_detection(videos):
+    """O-Net refinement of frame 0's faces, carried through 10 frames, lands where MTCNN finds them."""
+    from fever.detect import FaceDetector
+
+    detector = FaceDetector()
+    frames = [f.array for f in iter_video_frames(videos / "short_hamilton_clip.mp4", max_frames=11)]
+    full = detector.detect(frames)
+    followed = full[0]
+    for frame in frames[1:]:
+        followed = [d for d in detector.refine(frame, [p.box for p in followed]) if d is not None]
+    assert len(followed) == len(full[10]) == 2
+    for d in followed:
+        nearest = min(full[10], key=lambda f: np.abs(f.box - d.box).sum())
+        assert np.abs(nearest.box - d.box).max() < 6                  # pixels, on faces 25-60 px wide
+        assert np.abs(nearest.landmarks - d.landmarks).max() < 6
+        assert d.score > 0.9
+
+
+def test_refine_drops_a_face_that_is_gone(videos):
+    from fever.detect import FaceDetector
+
+    detector = FaceDetector()
+    face = next(iter_video_frames(videos / "single_face.mp4")).array
+    empty = next(iter_video_frames(videos / "no_face.mp4")).array[:360, :640]
+    box = detector.detect([face])[0][0].box
+    assert detector.refine(face, [box])[0] is not None
+    assert detector.refine(empty, [box]) == [None]
+    assert detector.refine(face, []) == []
+
+
+def test_detect_every_keeps_rows_and_tracks(extractor, videos, capsys):
+    full = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12)
+    fast = extractor.extract_video(videos / "short_hamilton_clip.mp4", max_frames=12, detect_every=4, batch_size=5)
+    by_key_full = {(r.frame, r.track): r.box for r in full.rows}
+    by_key_fast = {(r.frame, r.track): r.box for r in fast.rows}
+    assert len(fast) == len(full) == 24 and set(by_key_fast) == set(by_key_full)
+    assert max(np.abs(by_key_full[k] - by_key_fast[k]).max() for k in by_key_full) < 8
+    for key in [(0, 0), (0, 1), (4, 0), (8, 1)]:          # detection frames give MTCNN's own boxes
+        assert np.allclose(by_key_full[key], by_key_fast[key])
+    with pytest.raises(ValueError, match="detect_every must be 1 or more"):
+        extractor.extract_video(videos / "single_face.mp4", detect_every=0)
+
