@@ -39,7 +39,7 @@ def to_uint8_gray(crop: torch.Tensor) -> np.ndarray:
 def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: int = 48,
                      batch: int = 32) -> tuple[np.ndarray, list[int]]:
     """Grayscale uint8 face crops (N, size, size) and the indices of the paths that gave one."""
-    from fever.detect import FaceDetector
+    from fever.detect import FaceDetector, main_face
 
     detector: FaceDetector | None = None
     crops: list[np.ndarray] = []
@@ -56,8 +56,8 @@ def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: i
         if photos:
             detector = detector or FaceDetector()
             for (i, a), dets in zip(photos, detector.detect([a for _, a in photos])):
-                if dets:
-                    d = max(dets, key=lambda d: d.score)
+                d = main_face(dets)
+                if d is not None:
                     found[i] = crop_face(a, d.box, d.landmarks, pre, out_size=size)
                 else:
                     logger.warning("%s: no face found (skipped)", paths[i])

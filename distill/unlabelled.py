@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fever.align import crop_face
-from fever.detect import FaceDetector
+from fever.detect import FaceDetector, main_face
 from fever.io.video import iter_video_frames
 from fever.preprocess import PreprocessConfig
 
@@ -19,7 +19,7 @@ def _crops(detector: FaceDetector, images: list[np.ndarray], pre: PreprocessConf
     out = []
     for img, dets in zip(images, detector.detect(images)):
         if best_only and dets:
-            dets = [max(dets, key=lambda d: d.score)]
+            dets = [main_face(dets)]
         for d in dets:
             crop = crop_face(img, d.box, d.landmarks, pre)
             # luma, as extract() makes a colour face gray (this used a plain channel mean before)

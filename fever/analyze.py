@@ -15,7 +15,7 @@ from .errors import ModelLoadError
 from .extractor import Extractor, get_extractor
 from .io.video import VIDEO_EXTENSIONS
 from .models.hub import PROBES_DIR
-from .result import Extraction
+from .result import STATUS_OK, Extraction
 
 PROBE_SUBDIR = Path(PROBES_DIR) / "logistic"
 
@@ -37,7 +37,7 @@ class Analysis:
         """One dict per face: source, frame, timestamp, track, box, vector, probabilities, expression."""
         out = []
         for row, vec, prob, expr in zip(self.extraction.rows, self.extraction.vectors, self.probabilities, self.expressions):
-            if row.status != "ok":
+            if row.status != STATUS_OK:
                 continue
             out.append({"source": row.source, "frame": row.frame, "timestamp": row.timestamp, "face": row.face,
                         "track": row.track, "box": row.box, "vector": vec,

@@ -18,6 +18,18 @@ class Detection:
     landmarks: np.ndarray   # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
 
 
+def box_area(box: np.ndarray | Sequence[float]) -> float:
+    """Area in square pixels of an (x1, y1, x2, y2) box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+
+def main_face(detections: Sequence[Detection]) -> Detection | None:
+    """The face an image is about: the biggest one (the subject of a portrait or a face crop; a
+    face in the background can have a higher detection score). None when there is no face."""
+    return max(detections, key=lambda d: box_area(d.box), default=None)
+
+
 class FaceDetector:
     """All faces of many images; ``min_score`` drops weak detections after MTCNN's own thresholds."""
 

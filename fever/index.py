@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
+from .result import STATUS_OK
 
 KINDS = ("exact", "ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw")
 L2_KINDS = ("ivfpq", "opq-ivfpq", "pca-ivfpq")
@@ -157,7 +158,7 @@ class Index:
         if len(hashes) > 1:
             raise FeverIndexError(f"the parquet files come from different models (config hashes {sorted(map(str, hashes))})")
         table = pa.concat_tables(tables)
-        table = table.filter(pa.compute.equal(table.column("status"), "ok"))
+        table = table.filter(pa.compute.equal(table.column("status"), STATUS_OK))
         if table.num_rows == 0:
             raise FeverIndexError(f"no face vectors in {', '.join(map(str, paths))}")
         ids = pa.table({

@@ -18,57 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
-from .result import Row
-
-STATUS_SKIPPED = "skipped"
-
-
-def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
-    return pa.schema([
-        ("path", pa.string()),
-        ("frame", pa.int32()),
-        ("timestamp", pa.float64()),
-        ("face", pa.int32()),
-        ("track", pa.int32()),
-        ("box", pa.list_(pa.float32(), 4)),
-        ("landmarks", pa.list_(pa.float32(), 10)),
-        ("score", pa.float32()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("note", pa.string()),
-        ("embedding", pa.list_(pa.float32(), dim)),
-    ], metadata={k.encode(): v.encode() for k, v in (metadata or {}).items()})
-
-
-def _fixed(values: list[np.ndarray | None], width: int) -> pa.Array:
-    flat = np.zeros((len(values), width), np.float32)
-    mask = np.ones(len(values), bool)
-    for i, v in enumerate(values):
-        if v is not None:
-            flat[i] = np.asarray(v, np.float32).reshape(-1)
-            mask[i] = False
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), width, mask=pa.array(mask))
-
-
-def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str] | None = None) -> pa.Table:
-    dim = vectors.shape[1]
-    ok = [r.status == "ok" for r in rows]
-    columns = [
-        pa.array([r.source for r in rows], pa.string()),
-        pa.array([r.frame for r in rows], pa.int32()),
-        pa.array([None if r.frame < 0 else r.timestamp for r in rows], pa.float64()),
-        pa.array([r.face for r in rows], pa.int32()),
-        pa.array([r.track for r in rows], pa.int32()),
-        _fixed([r.box for r in rows], 4),
-        _fixed([r.landmarks for r in rows], 10),
-        pa.array([None if np.isnan(r.score) else r.score for r in rows], pa.float32()),
-        pa.array([r.status for r in rows], pa.string()),
-        pa.array([r.error for r in rows], pa.string()),
-        pa.array([r.note for r in rows], pa.string()),
-        _fixed([v if k else None for v, k in zip(vectors, ok)], dim),
-    ]
-    return pa.Table.from_arrays(columns, schema=schema(dim, metadata))
-
+from .result import STATUS_SKIPPED, Row, rows_to_table, schema  # noqa: F401  (re-exported)
 
 def embeddings(table: pa.Table) -> np.ndarray:
     """The embedding column as an (N, D) float32 array (NaN rows where there is no face)."""

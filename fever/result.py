@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 STATUS_OK = "ok"
 STATUS_NO_FACE = "no_face"
 STATUS_ERROR = "error"
+STATUS_SKIPPED = "skipped"       # a file in a folder that is neither an image nor a video
 
 
 @dataclass
@@ -63,9 +65,8 @@ class Extraction:
     def column(self, name: str) -> list[Any]:
         return [getattr(r, name) for r in self.rows]
 
-    def to_arrow(self):  # -> pyarrow.Table
-        from .parquet import rows_to_table
-
+    def to_arrow(self) -> pa.Table:
+        """The rows as an Arrow table (the columns of ``fever-embed``'s parquet files)."""
         return rows_to_table(self.rows, self.vectors)
 
     @staticmethod
@@ -75,3 +76,52 @@ class Extraction:
             return Extraction(np.zeros((0, dim), np.float32), [])
         return Extraction(np.concatenate([p.vectors for p in parts]), [r for p in parts for r in p.rows],
                           parts[0].model_name, parts[0].config_hash)
+
+
+def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
+    """The columns of a fever-embed parquet file (one row per face), with file metadata."""
+    return pa.schema([
+        ("path", pa.string()),
+        ("frame", pa.int32()),
+        ("timestamp", pa.float64()),
+        ("face", pa.int32()),
+        ("track", pa.int32()),
+        ("box", pa.list_(pa.float32(), 4)),
+        ("landmarks", pa.list_(pa.float32(), 10)),
+        ("score", pa.float32()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("note", pa.string()),
+        ("embedding", pa.list_(pa.float32(), dim)),
+    ], metadata={k.encode(): v.encode() for k, v in (metadata or {}).items()})
+
+
+def _fixed(values: list[np.ndarray | None], width: int) -> pa.Array:
+    flat = np.zeros((len(values), width), np.float32)
+    mask = np.ones(len(values), bool)
+    for i, v in enumerate(values):
+        if v is not None:
+            flat[i] = np.asarray(v, np.float32).reshape(-1)
+            mask[i] = False
+    return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), width, mask=pa.array(mask))
+
+
+def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str] | None = None) -> pa.Table:
+    """Rows and their vectors as an Arrow table of :func:`schema` (no vector where there is no face)."""
+    dim = vectors.shape[1]
+    ok = [r.status == STATUS_OK for r in rows]
+    columns = [
+        pa.array([r.source for r in rows], pa.string()),
+        pa.array([r.frame for r in rows], pa.int32()),
+        pa.array([None if r.frame < 0 else r.timestamp for r in rows], pa.float64()),
+        pa.array([r.face for r in rows], pa.int32()),
+        pa.array([r.track for r in rows], pa.int32()),
+        _fixed([r.box for r in rows], 4),
+        _fixed([r.landmarks for r in rows], 10),
+        pa.array([None if np.isnan(r.score) else r.score for r in rows], pa.float32()),
+        pa.array([r.status for r in rows], pa.string()),
+        pa.array([r.error for r in rows], pa.string()),
+        pa.array([r.note for r in rows], pa.string()),
+        _fixed([v if k else None for v, k in zip(vectors, ok)], dim),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema(dim, metadata))

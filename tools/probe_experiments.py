@@ -25,6 +25,8 @@ import numpy as np
 
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
+from fever.detect import box_area
+from fever.result import STATUS_OK
 
 # circumplex positions (valence, arousal) of the FER+ classes, Russell-style, for the synthetic rule
 CIRCUMPLEX = {"neutral": (0.0, 0.0), "happiness": (0.8, 0.4), "surprise": (0.2, 0.8), "sadness": (-0.7, -0.4),
@@ -125,10 +127,10 @@ def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None
     images = [utk.image(i) for i in range(n)]
     detected = ex.extract(images, faces="detect")
     vectors = np.full((n, ex.dim), np.nan, np.float32)
-    best: dict[int, float] = {}
+    best: dict[int, float] = {}     # input -> area of the biggest face so far (fever.detect.main_face's rule)
     for row, vec in zip(detected.rows, detected.vectors):
-        if row.status == "ok" and row.score > best.get(row.input_index, -1):
-            best[row.input_index] = row.score
+        if row.status == STATUS_OK and box_area(row.box) > best.get(row.input_index, -1):
+            best[row.input_index] = box_area(row.box)
             vectors[row.input_index] = vec
     missing = [i for i in range(n) if i not in best]
     if missing:

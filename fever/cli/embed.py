@@ -52,8 +52,8 @@ def embed(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..extractor import Extractor
     from ..inputs import expand_inputs, shard
-    from ..parquet import STATUS_SKIPPED, PartWriter, rows_to_table
-    from ..result import Extraction, Row
+    from ..parquet import PartWriter
+    from ..result import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK, STATUS_SKIPPED, Extraction, Row, rows_to_table
 
     inputs = shard(expand_inputs(args.paths, args.recursive), args.shard)
     if args.batch_size < 1:
@@ -94,12 +94,11 @@ def embed(args: argparse.Namespace) -> int:
         write(video)
     table = writer.finish()
     status = table.column("status").to_pylist()
-    failed = status.count("error")
-    counts = {s: status.count(s) for s in ("ok", "no_face", "error", STATUS_SKIPPED)}
+    counts = {s: status.count(s) for s in (STATUS_OK, STATUS_NO_FACE, STATUS_ERROR, STATUS_SKIPPED)}
     print(f"fever-embed: wrote {table.num_rows} rows to {args.out} "
-          f"({counts['ok']} faces, {counts['no_face']} inputs without a face, {counts['error']} failed, "
+          f"({counts[STATUS_OK]} faces, {counts[STATUS_NO_FACE]} inputs without a face, {counts[STATUS_ERROR]} failed, "
           f"{counts[STATUS_SKIPPED]} skipped)", file=sys.stderr)
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if counts[STATUS_ERROR] else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

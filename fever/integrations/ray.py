@@ -25,7 +25,7 @@ class FeverEmbedder:
 
     def __init__(self, model: str | None = None, faces: str = "auto", precision: str = "fp32", normalize: bool = False,
                  path_column: str = "path", bytes_column: str | None = None, device: str = "cpu") -> None:
-        from .extractor import Extractor
+        from ..extractor import Extractor
 
         self.extractor = Extractor(model, device=device, precision=precision)
         self.faces, self.normalize = faces, normalize
@@ -34,7 +34,7 @@ class FeverEmbedder:
     def __call__(self, batch: pa.Table) -> pa.Table:
         from PIL import Image
 
-        from .parquet import rows_to_table
+        from ..result import rows_to_table
 
         paths = batch.column(self.path_column).to_pylist() if self.path_column in batch.column_names else None
         if self.bytes_column:

@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,3 +149,21 @@ def test_no_pickle_files_are_read(tiny_model_dir, monkeypatch):
 
     monkeypatch.setattr(torch, "load", refuse)
     assert fever.load(tiny_model_dir).config.name == "tiny-test-student"
+
+
+def test_save_pretrained_keeps_shipped_probes_and_the_stored_dtype(model_with_probe, tmp_path, fer_crops):
+    """A model loaded with its probe and saved elsewhere can still analyze; fp16 stays fp16."""
+    import torch
+
+    fp16 = fever.load(model_with_probe).save_pretrained(tmp_path / "half", dtype=torch.float16)
+    model = fever.load(fp16)
+    assert model.origin.dtype == "float16" and model.origin.folder == fp16
+    again = model.save_pretrained(tmp_path / "again")                  # no dtype given: as loaded
+    assert fever.load(again).origin.dtype == "float16"
+    assert (again / "probes" / "logistic" / "probe.json").is_file()
+    out = fever.analyze(fer_crops[:2], model=str(again))
+    assert out.probabilities.shape == (2, len(out.classes)) and np.isfinite(out.probabilities).all()
+    built = fever.create_model("fever-student-vgg-s48")                # built in memory: fp32, no probe
+    assert built.origin is None
+    assert fever.load(built.save_pretrained(tmp_path / "fresh")).origin.dtype == "float32"
+    assert not (tmp_path / "fresh" / "probes").exists()

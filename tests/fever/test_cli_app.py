@@ -1,0 +1,76 @@
+"""Every command line is built by fever.cli.app: sub-commands, --version, errors as messages."""
+import argparse
+
+import pytest
+
+from fever.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, Command, run
+from fever.errors import FeverError, UsageError
+
+
+class Fails(Command):
+    name = "fails"
+    help = "raises what it is told to"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("what", choices=("fever", "os", "interrupt", "bug"))
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.what == "fever":
+            raise UsageError("--x must be positive")
+        if args.what == "os":
+            raise OSError(28, "No space left on device", "/tmp/out.parquet")
+        if args.what == "interrupt":
+            raise KeyboardInterrupt
+        raise RuntimeError("a bug keeps its traceback")
+
+
+def test_errors_become_messages_and_exit_codes(capsys):
+    assert run("prog", None, [Fails()], ["fails", "fever"]) == EXIT_ERROR
+    assert capsys.readouterr().err == "prog: error: --x must be positive\n"
+    assert run("prog", None, [Fails()], ["fails", "os"]) == EXIT_ERROR
+    assert "prog: error: [Errno 28] No space left on device: '/tmp/out.parquet'" in capsys.readouterr().err
+    assert run("prog", None, [Fails()], ["fails", "interrupt"]) == EXIT_INTERRUPTED
+    assert "prog: interrupted" in capsys.readouterr().err
+    with pytest.raises(RuntimeError):
+        run("prog", None, [Fails()], ["fails", "bug"])
+
+
+def test_usage_errors_exit_1_not_2(capsys):
+    """2 means "some inputs failed" for fever-embed; a bad command line is "could not run"."""
+    with pytest.raises(SystemExit) as exit_:
+        run("prog", None, [Fails()], ["fails", "nonsense"])
+    assert exit_.value.code == EXIT_ERROR and "invalid choice: 'nonsense'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        run("prog", None, [Fails()], [])
+    assert exit_.value.code == EXIT_ERROR
+
+
+@pytest.mark.parametrize("main", ["fever.cli.embed", "fever.cli.index", "distill.cli", "tools.bench", "tools.bench_index",
+                                  "tools.probe_cli", "tools.export_cli", "tools.live"])
+def test_every_command_has_version_and_help(main, capsys):
+    import importlib
+
+    entry = importlib.import_module(main).main
+    with pytest.raises(SystemExit) as exit_:
+        entry(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("fever-")
+    with pytest.raises(SystemExit) as exit_:
+        entry(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "usage: fever-" in out and "`" not in out.split("options:")[-1]
+
+
+def test_every_error_derives_from_fever_error():
+    import fever
+    import probes
+    from distill.package import ComparisonFileError
+    from fever.errors import UnknownModelError
+
+    for cls in (fever.InputError, fever.ModelLoadError, fever.OfflineError, fever.FeverIndexError, probes.ProbeError,
+                ComparisonFileError, UnknownModelError, UsageError):
+        assert issubclass(cls, FeverError), cls
+    assert fever.FeverError is probes.FeverError
+    with pytest.raises(KeyError, match="unknown model 'nope'"):
+        fever.create_model("nope")
+    with pytest.raises(UnknownModelError):
+        fever.load("no-such-model")
