@@ -6,6 +6,7 @@ field of :class:`AugmentConfig` that a run config sets. Saturation is a no-op fo
 so contrast jitter is there too. Mixup and cutmix mix labels as well as images and live in
 :func:`mix_batch`.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,19 +24,19 @@ from fever.preprocess import PreprocessConfig, to_gray, to_model_input
 class AugmentConfig:
     """Random changes applied to each training face. Defaults are the paper's (crop, flip, colour)."""
 
-    scale: tuple[float, float] = (0.75, 1.0)      # area of the random crop, as a fraction of the face
-    ratio: tuple[float, float] = (0.9, 1.1)       # aspect ratio of the random crop
-    rotation: float = 0.0                         # degrees, uniform in [-rotation, rotation]
-    translate: float = 0.0                        # shift of the crop centre, fraction of the face size
-    flip: float = 0.5                             # probability of a horizontal flip
+    scale: tuple[float, float] = (0.75, 1.0)  # area of the random crop, as a fraction of the face
+    ratio: tuple[float, float] = (0.9, 1.1)  # aspect ratio of the random crop
+    rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
+    translate: float = 0.0  # shift of the crop centre, fraction of the face size
+    flip: float = 0.5  # probability of a horizontal flip
     brightness: float = 0.3
     contrast: float = 0.3
     saturation: float = 0.3
-    erasing: float = 0.0                          # probability of erasing one random rectangle
+    erasing: float = 0.0  # probability of erasing one random rectangle
     erasing_area: tuple[float, float] = (0.02, 0.25)
-    mixup: float = 0.0                            # Beta(alpha, alpha) of mixup; 0 = off
-    cutmix: float = 0.0                           # Beta(alpha, alpha) of cutmix; 0 = off
-    mix_prob: float = 0.0                         # probability that a batch is mixed at all
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 = off
+    cutmix: float = 0.0  # Beta(alpha, alpha) of cutmix; 0 = off
+    mix_prob: float = 0.0  # probability that a batch is mixed at all
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AugmentConfig":
@@ -96,8 +97,9 @@ def _erase(x: torch.Tensor, rng: np.random.Generator, prob: float, area: tuple[f
     return torch.where(mask.unsqueeze(1), noise, x)
 
 
-def augment_batch(faces: np.ndarray, cfg: PreprocessConfig, rng: np.random.Generator,
-                  aug: AugmentConfig | None = None) -> torch.Tensor:
+def augment_batch(
+    faces: np.ndarray, cfg: PreprocessConfig, rng: np.random.Generator, aug: AugmentConfig | None = None
+) -> torch.Tensor:
     """uint8 faces (N,H,W) or (N,H,W,3) -> augmented, normalised model input (N,3,S,S)."""
     aug = aug or AugmentConfig()
     x = torch.from_numpy(np.ascontiguousarray(faces)).float().div_(255.0)
@@ -119,8 +121,9 @@ def augment_batch(faces: np.ndarray, cfg: PreprocessConfig, rng: np.random.Gener
     return x
 
 
-def mix_batch(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator,
-              aug: AugmentConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def mix_batch(
+    x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator, aug: AugmentConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup (Zhang et al. 2018) or cutmix (Yun et al. 2019) of a batch with a shuffled copy of itself.
 
     Labels (distributions) are mixed with the same weight as the pixels, so the vote-triplet rule

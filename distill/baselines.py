@@ -3,6 +3,7 @@
 Both read the 48x48 grayscale faces as they are stored (FER+), so they see exactly the faces the
 networks see.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,19 @@ def hog_features(faces: np.ndarray, orientations: int = 9, cell: int = 8, block:
     """Histograms of oriented gradients (scikit-image), 900-d for a 48 px face with the defaults."""
     from skimage.feature import hog
 
-    return np.stack([hog(f, orientations=orientations, pixels_per_cell=(cell, cell), cells_per_block=(block, block),
-                         block_norm="L2-Hys", feature_vector=True) for f in faces]).astype(np.float32)
+    return np.stack(
+        [
+            hog(
+                f,
+                orientations=orientations,
+                pixels_per_cell=(cell, cell),
+                cells_per_block=(block, block),
+                block_norm="L2-Hys",
+                feature_vector=True,
+            )
+            for f in faces
+        ]
+    ).astype(np.float32)
 
 
 def baseline_features(name: str, faces: np.ndarray) -> np.ndarray:

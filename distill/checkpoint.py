@@ -3,6 +3,7 @@
 The data order and augmentation of step ``k`` are a pure function of (seed, k), so the step number
 plus model and optimiser state is all that is needed to resume exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,13 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    progress: dict[str, Any], ema: torch.nn.Module | None = None) -> None:
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+    ema: torch.nn.Module | None = None,
+) -> None:
     """``ema``: the moving average of the weights (``torch.optim.swa_utils.AveragedModel``), if any."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if ema is not None:
@@ -30,8 +36,9 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-                    ema: torch.nn.Module | None = None) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, ema: torch.nn.Module | None = None
+) -> dict[str, Any]:
     with safe_open(str(path), framework="pt") as handle:
         progress = json.loads((handle.metadata() or {})["progress"])
         keys = list(handle.keys())
@@ -39,7 +46,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
         if ema is not None:
             state = {k[4:]: handle.get_tensor(k) for k in keys if k.startswith("ema.")}
             if not state:
-                raise ValueError(f"{path} holds no moving average of the weights, but the run keeps one (ema_decay > 0)")
+                raise ValueError(
+                    f"{path} holds no moving average of the weights, but the run keeps one (ema_decay > 0)"
+                )
             ema.load_state_dict(state)
         if optimizer is not None:
             params = [p for group in optimizer.param_groups for p in group["params"]]

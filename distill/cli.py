@@ -1,16 +1,16 @@
 """``fever-distill``: train, evaluate and package DeepFEVER models.
 
-    fever-distill teacher --config distill/configs/teacher-resnet18-48.json
-    fever-distill student --config distill/configs/student-vgg-s48-distill.json
-    fever-distill evaluate runs/x/best --split valid        # select on valid, report test once
-    fever-distill package runs/x --out fever/weights/NAME
+fever-distill teacher --config distill/configs/teacher-resnet18-48.json
+fever-distill student --config distill/configs/student-vgg-s48-distill.json
+fever-distill evaluate runs/x/best --split valid        # select on valid, report test once
+fever-distill package runs/x --out fever/weights/NAME
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from fever.cli.app import Command, run
 
@@ -36,8 +36,14 @@ class TrainCommand(Command):
         from .distributed import maybe_init_distributed
         from .trainer import Trainer
 
-        cfg = TrainConfig.from_file(args.config, phase=self.name, out=args.out, max_minutes=args.max_minutes,
-                                    max_steps=args.max_steps, threads=args.threads)
+        cfg = TrainConfig.from_file(
+            args.config,
+            phase=self.name,
+            out=args.out,
+            max_minutes=args.max_minutes,
+            max_steps=args.max_steps,
+            threads=args.threads,
+        )
         maybe_init_distributed()
         Trainer(cfg).run()
         return 0
@@ -51,8 +57,12 @@ class EvaluateCommand(Command):
         ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
         add_data_root_argument(ev)
         ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
-        ev.add_argument("--split", choices=("valid", "test"), default="test",
-                        help="FER+ split to score on: select models on valid, report test once")
+        ev.add_argument(
+            "--split",
+            choices=("valid", "test"),
+            default="test",
+            help="FER+ split to score on: select models on valid, report test once",
+        )
         ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
         ev.add_argument("--json", help="also write the results to this JSON file")
 
@@ -91,7 +101,9 @@ class PrepareUnlabelledCommand(Command):
     def add_arguments(self, un: argparse.ArgumentParser) -> None:
         add_data_root_argument(un)
         un.add_argument("--out", required=True, help=".npy file of uint8 face crops")
-        un.add_argument("--model", default="fever-student-vgg-s48", help="preset whose preprocessing (margin, alignment) to use")
+        un.add_argument(
+            "--model", default="fever-student-vgg-s48", help="preset whose preprocessing (margin, alignment) to use"
+        )
         un.add_argument("--size", type=int, default=64, help="crop size in pixels")
         un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
 
@@ -126,21 +138,30 @@ class PackageCommand(Command):
         pk.add_argument("--description", default=None, help="one-line description for the card")
         pk.add_argument("--margin", type=float, default=None, help="crop margin to store (see `fever-distill framing`)")
         add_data_root_argument(pk)
-        pk.add_argument("--compare", default=None, help="`evaluate --json` file of related runs, shown as a table in the card")
+        pk.add_argument(
+            "--compare", default=None, help="`evaluate --json` file of related runs, shown as a table in the card"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from .package import package
 
-        result = package(args.run, args.out, args.data_root, args.name, args.description, args.margin,
-                         compare=args.compare)
+        result = package(
+            args.run, args.out, args.data_root, args.name, args.description, args.margin, compare=args.compare
+        )
         print(json.dumps(result, indent=2))
         return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``fever-distill``: 0 success, 1 error."""
-    commands = [TrainCommand("teacher"), TrainCommand("student"), EvaluateCommand(), FramingCommand(),
-                PrepareUnlabelledCommand(), PackageCommand()]
+    commands = [
+        TrainCommand("teacher"),
+        TrainCommand("student"),
+        EvaluateCommand(),
+        FramingCommand(),
+        PrepareUnlabelledCommand(),
+        PackageCommand(),
+    ]
     return run("fever-distill", __doc__, commands, argv)
 
 

@@ -1,4 +1,5 @@
 """Training settings, read from a JSON file (``fever-distill teacher --config run.json``)."""
+
 from __future__ import annotations
 
 import json
@@ -27,47 +28,47 @@ class TrainConfig:
     ``ema_decay``, ``augment`` and ``triplet_source``, and says why in ``reasons``.
     """
 
-    phase: str = "teacher"                       # teacher | student
+    phase: str = "teacher"  # teacher | student
     model: str = "fever-teacher-112"
     overrides: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/teacher-256"
     data_root: str = field(default_factory=default_data_root)
-    train_data: str = "ferplus"                  # ferplus | folder:PATH | csv:FILE (distill.loaders)
+    train_data: str = "ferplus"  # ferplus | folder:PATH | csv:FILE (distill.loaders)
     valid_data: str = "ferplus"
     seed: int = 0
-    epochs: int = 13                             # paper: teachers 13, student 18
+    epochs: int = 13  # paper: teachers 13, student 18
     epoch_triplets: int = 28561
-    lr: float = 0.005                            # paper: SGD, lr 0.005, Nesterov momentum 0.9, no schedule
+    lr: float = 0.005  # paper: SGD, lr 0.005, Nesterov momentum 0.9, no schedule
     momentum: float = 0.9
     weight_decay: float = 0.0
-    decay_norm_and_bias: bool = True             # False: no weight decay on BatchNorm and biases (timm's habit)
-    schedule: str = "constant"                   # constant (paper) | cosine | onecycle, per step
-    warmup_epochs: float = 0.0                   # linear (cosine) or cosine (onecycle) ramp from lr/25 to lr
-    min_lr: float = 0.0                          # lr at the end of a cosine / onecycle schedule
-    ema_decay: float = 0.0                       # moving average of the weights per step; 0 = off
-    triplet_source: str = "sampled"              # sampled (paper: a batch of triplets) | batch (among the labelled batch)
-    augment: dict[str, Any] = field(default_factory=dict)   # distill.augment.AugmentConfig fields
-    kd_weight: float = 0.0                       # students: KL to the teachers' mean softened prediction
+    decay_norm_and_bias: bool = True  # False: no weight decay on BatchNorm and biases (timm's habit)
+    schedule: str = "constant"  # constant (paper) | cosine | onecycle, per step
+    warmup_epochs: float = 0.0  # linear (cosine) or cosine (onecycle) ramp from lr/25 to lr
+    min_lr: float = 0.0  # lr at the end of a cosine / onecycle schedule
+    ema_decay: float = 0.0  # moving average of the weights per step; 0 = off
+    triplet_source: str = "sampled"  # sampled (paper: a batch of triplets) | batch (among the labelled batch)
+    augment: dict[str, Any] = field(default_factory=dict)  # distill.augment.AugmentConfig fields
+    kd_weight: float = 0.0  # students: KL to the teachers' mean softened prediction
     kd_temperature: float = 4.0
-    batch_triplets: int = 64                     # paper: 64 + 64 (teacher); 36 + 16 + 16 (student)
+    batch_triplets: int = 64  # paper: 64 + 64 (teacher); 36 + 16 + 16 (student)
     batch_labelled: int = 64
     batch_unlabelled: int = 0
-    alpha: float = 0.1                           # weight of the expression cross-entropy
-    triplet_margin: float = 0.2                  # FECNet's margin for the triplet loss
-    triplet_rule_margin: float = 0.3             # ambiguity margin of the vote-histogram triplet rule
-    soft_labels: bool = True                     # CE against the FER+ vote distribution
+    alpha: float = 0.1  # weight of the expression cross-entropy
+    triplet_margin: float = 0.2  # FECNet's margin for the triplet loss
+    triplet_rule_margin: float = 0.3  # ambiguity margin of the vote-histogram triplet rule
+    soft_labels: bool = True  # CE against the FER+ vote distribution
     rkd_distance: float = 25.0
     rkd_angle: float = 50.0
-    distill: bool = True                         # student: False = "student without distillation"
+    distill: bool = True  # student: False = "student without distillation"
     teachers: list[str] = field(default_factory=list)
-    unlabelled: list[str] = field(default_factory=list)   # .npy files of uint8 face crops
+    unlabelled: list[str] = field(default_factory=list)  # .npy files of uint8 face crops
     bf16: bool = True
     checkpoint_minutes: float = 3.0
-    max_minutes: float = 0.0                     # stop (with a checkpoint) after this long; 0 = no limit
-    max_steps: int = 0                           # stop after this many steps in total; 0 = no limit
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0 = no limit
+    max_steps: int = 0  # stop after this many steps in total; 0 = no limit
     val_triplets: int = 5000
     threads: int = 0
-    plot: bool = True                            # write curves.png (needs matplotlib) after every epoch
+    plot: bool = True  # write curves.png (needs matplotlib) after every epoch
     reasons: dict[str, str] = field(default_factory=dict)  # why each setting has its value (documentation)
 
     @classmethod

@@ -1,4 +1,5 @@
 """Learning curves of a run (``epochs.csv``) as ``curves.png`` next to it."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,12 @@ PANELS = (
     ("training loss (epoch mean)", ("train_loss",)),
     ("learning rate (end of epoch)", ("lr",)),
 )
-LEGEND = {"val_accuracy": "EMA weights (kept)", "val_triplet_accuracy": "EMA weights (kept)",
-          "val_accuracy_raw": "raw weights", "val_triplet_accuracy_raw": "raw weights"}
+LEGEND = {
+    "val_accuracy": "EMA weights (kept)",
+    "val_triplet_accuracy": "EMA weights (kept)",
+    "val_accuracy_raw": "raw weights",
+    "val_triplet_accuracy_raw": "raw weights",
+}
 
 
 def read_epochs(run: str | Path) -> list[dict[str, str]]:

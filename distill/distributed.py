@@ -1,4 +1,5 @@
 """torchrun support: one process per worker, gloo on CPU and nccl on GPU."""
+
 from __future__ import annotations
 
 import os

@@ -16,6 +16,7 @@ pixels and HOG (:mod:`distill.baselines`) go through the same probe in the same 
 
 Select models with ``split="valid"``; report ``test`` once per model.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 import fever
-
 from probes.metrics import triplet_accuracy
 
 from .augment import eval_batch
@@ -46,7 +46,7 @@ def split_batches(split: FerPlusSplit, preprocess: Any, batch_size: int = 256) -
     """The faces of a split in order, as evaluation-preprocessed input batches (shared by every
     backend that embeds a split: torch here, ONNX Runtime in ``tools.export_check``)."""
     for i in range(0, len(split.images), batch_size):
-        yield eval_batch(split.images[i:i + batch_size], preprocess)
+        yield eval_batch(split.images[i : i + batch_size], preprocess)
 
 
 def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size: int = 256) -> dict[str, np.ndarray]:
@@ -80,8 +80,13 @@ VALID_TRIPLETS = 10000
 VALID_TRIPLET_SEED = 12345
 
 
-def fit_linear_probe(train_x: np.ndarray, train_y: np.ndarray, c: float = PROBE["C"],
-                     balanced: bool = PROBE["balanced"], max_iter: int = 3000) -> "LogisticProbe":
+def fit_linear_probe(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    c: float = PROBE["C"],
+    balanced: bool = PROBE["balanced"],
+    max_iter: int = 3000,
+) -> "LogisticProbe":
     """The linear probe on the labelled rows (label >= 0) of ``train_x``."""
     from probes.logistic import LogisticProbe
 
@@ -95,8 +100,15 @@ def score_linear_probe(clf: "LogisticProbe", test_x: np.ndarray, test_y: np.ndar
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n_test": report["n"]}
 
 
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 c: float = PROBE["C"], balanced: bool = PROBE["balanced"], max_iter: int = 3000) -> dict[str, float]:
+def linear_probe(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    c: float = PROBE["C"],
+    balanced: bool = PROBE["balanced"],
+    max_iter: int = 3000,
+) -> dict[str, float]:
     clf = fit_linear_probe(train_x, train_y, c, balanced, max_iter)
     return {**score_linear_probe(clf, test_x, test_y), "n_train": int((train_y >= 0).sum())}
 
@@ -108,23 +120,37 @@ def eval_triplets(split: FerPlusSplit, name: str) -> np.ndarray:
     return sample_triplets(split.distributions, VALID_TRIPLETS, np.random.default_rng(VALID_TRIPLET_SEED))
 
 
-def score_features(train_x: np.ndarray, test_x: np.ndarray, train: FerPlusSplit, test: FerPlusSplit,
-                   triplets: np.ndarray, paper_probe: bool = True) -> dict[str, Any]:
+def score_features(
+    train_x: np.ndarray,
+    test_x: np.ndarray,
+    train: FerPlusSplit,
+    test: FerPlusSplit,
+    triplets: np.ndarray,
+    paper_probe: bool = True,
+) -> dict[str, Any]:
     """Every probe and triplet figure of one kind of feature (a model's vectors or a baseline)."""
     ferplus = linear_probe(train_x, train.majority, test_x, test.majority)
     official = linear_probe(train_x, train.official_majority, test_x, test.official_majority)
     fer2013 = linear_probe(train_x, train.fer2013_label, test_x, test.fer2013_label)
     out: dict[str, Any] = {
-        "ferplus_accuracy": ferplus["accuracy"], "ferplus_macro_f1": ferplus["macro_f1"],
-        "ferplus_official_accuracy": official["accuracy"], "fer2013_accuracy": fer2013["accuracy"],
-        "fer2013_macro_f1": fer2013["macro_f1"], "triplet_accuracy": triplet_accuracy(test_x, triplets),
-        "n_ferplus": ferplus["n_test"], "n_ferplus_official": official["n_test"], "n_fer2013": fer2013["n_test"],
+        "ferplus_accuracy": ferplus["accuracy"],
+        "ferplus_macro_f1": ferplus["macro_f1"],
+        "ferplus_official_accuracy": official["accuracy"],
+        "fer2013_accuracy": fer2013["accuracy"],
+        "fer2013_macro_f1": fer2013["macro_f1"],
+        "triplet_accuracy": triplet_accuracy(test_x, triplets),
+        "n_ferplus": ferplus["n_test"],
+        "n_ferplus_official": official["n_test"],
+        "n_fer2013": fer2013["n_test"],
         "n_triplets": len(triplets),
     }
     if paper_probe:
-        out["ferplus_accuracy_paper_probe"] = linear_probe(train_x, train.majority, test_x, test.majority, **_paper())["accuracy"]
-        out["fer2013_accuracy_paper_probe"] = linear_probe(train_x, train.fer2013_label, test_x, test.fer2013_label,
-                                                           **_paper())["accuracy"]
+        out["ferplus_accuracy_paper_probe"] = linear_probe(train_x, train.majority, test_x, test.majority, **_paper())[
+            "accuracy"
+        ]
+        out["fer2013_accuracy_paper_probe"] = linear_probe(
+            train_x, train.fer2013_label, test_x, test.fer2013_label, **_paper()
+        )["accuracy"]
     return out
 
 
@@ -132,14 +158,16 @@ def _paper() -> dict[str, Any]:
     return {"c": PAPER_PROBE["C"], "balanced": PAPER_PROBE["balanced"]}
 
 
-def evaluate(model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32",
-             split: str = "test") -> dict[str, Any]:
+def evaluate(
+    model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32", split: str = "test"
+) -> dict[str, Any]:
     """Every number of the linear evaluation for one model, on FER+ ``split`` (valid or test)."""
     return evaluate_with_vectors(model, data_root, precision, split)[0]
 
 
-def evaluate_with_vectors(model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32",
-                          split: str = "test") -> tuple[dict[str, Any], dict[str, Any]]:
+def evaluate_with_vectors(
+    model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32", split: str = "test"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`evaluate`, also returning the FER+ train/valid/test vectors and labels it computed."""
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test', not {split!r}")
@@ -159,7 +187,9 @@ def evaluate_with_vectors(model: str | Path | "fever.FeverModel", data_root: str
         "model": extractor.config.name,
         # Several runs share one model name: the table names what was evaluated.
         "source": str(model) if isinstance(model, (str, Path)) else extractor.config.name,
-        "split": split, "precision": precision, **result,
+        "split": split,
+        "precision": precision,
+        **result,
         "seconds": round(time.time() - started, 1),
     }, data
 
@@ -172,10 +202,23 @@ def evaluate_baselines(data_root: str | Path, split: str = "test") -> list[dict[
     rows = []
     for name in BASELINES:
         started = time.time()
-        scores = score_features(baseline_features(name, train.images), baseline_features(name, held_out.images),
-                                train, held_out, triplets, paper_probe=False)
-        rows.append({"model": name, "source": f"baseline: {name}", "split": split, **scores,
-                     "seconds": round(time.time() - started, 1)})
+        scores = score_features(
+            baseline_features(name, train.images),
+            baseline_features(name, held_out.images),
+            train,
+            held_out,
+            triplets,
+            paper_probe=False,
+        )
+        rows.append(
+            {
+                "model": name,
+                "source": f"baseline: {name}",
+                "split": split,
+                **scores,
+                "seconds": round(time.time() - started, 1),
+            }
+        )
     return rows
 
 

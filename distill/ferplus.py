@@ -1,10 +1,11 @@
 """FER+ as the labelled set (AffectNet's part) and its vote histograms as the similarity signal
 (Google FEC's part)."""
+
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,10 @@ FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surpr
 class FerPlusSplit:
     """One split decoded into memory: 48x48 uint8 faces, votes, labels."""
 
-    names: np.ndarray            # (N,) str
-    images: np.ndarray           # (N, 48, 48) uint8
-    votes: np.ndarray            # (N, 10) int
-    fer2013_label: np.ndarray    # (N,) int, -1 where unknown
+    names: np.ndarray  # (N,) str
+    images: np.ndarray  # (N, 48, 48) uint8
+    votes: np.ndarray  # (N, 10) int
+    fer2013_label: np.ndarray  # (N,) int, -1 where unknown
 
     @property
     def distributions(self) -> np.ndarray:

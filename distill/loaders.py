@@ -8,6 +8,7 @@
 Photos go through the same detection, alignment and cropping as :func:`fever.extract` (the
 biggest face is kept); small images are taken as crops. Faces are stored as uint8 grayscale crops.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,9 @@ def to_uint8_gray(crop: torch.Tensor) -> np.ndarray:
     return (to_gray(crop)[0] * 255).round().clamp(0, 255).byte().numpy()
 
 
-def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: int = 48,
-                     batch: int = 32) -> tuple[np.ndarray, list[int]]:
+def faces_from_paths(
+    paths: Sequence[str | Path], pre: PreprocessConfig, size: int = 48, batch: int = 32
+) -> tuple[np.ndarray, list[int]]:
     """Grayscale uint8 face crops (N, size, size) and the indices of the paths that gave one."""
     from fever.detect import FaceDetector, main_face
 
@@ -65,8 +67,13 @@ def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: i
             if i in found:
                 t = found[i]
             elif max(a.shape[:2]) <= AUTO_CROP_MAX_SIDE:
-                t = F.interpolate(to_float_rgb(a).unsqueeze(0), size=(size, size), mode="bilinear",
-                                  antialias=True, align_corners=False)[0]
+                t = F.interpolate(
+                    to_float_rgb(a).unsqueeze(0),
+                    size=(size, size),
+                    mode="bilinear",
+                    antialias=True,
+                    align_corners=False,
+                )[0]
             else:
                 continue
             crops.append(to_uint8_gray(t))
@@ -74,21 +81,23 @@ def faces_from_paths(paths: Sequence[str | Path], pre: PreprocessConfig, size: i
     return (np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)), kept
 
 
-def _split_from_labels(paths: list[str], labels: list[str], pre: PreprocessConfig,
-                       class_names: Sequence[str]) -> FerPlusSplit:
+def _split_from_labels(
+    paths: list[str], labels: list[str], pre: PreprocessConfig, class_names: Sequence[str]
+) -> FerPlusSplit:
     lookup = {c.lower(): k for k, c in enumerate(class_names)}
-    unknown = sorted({l for l in labels if l.lower() not in lookup})
+    unknown = sorted({name for name in labels if name.lower() not in lookup})
     if unknown:
         raise ValueError(f"labels {unknown} are not among the model's classes {list(class_names)}")
     images, kept = faces_from_paths(paths, pre)
     votes = np.zeros((len(kept), 10), np.int64)
     for row, i in enumerate(kept):
-        votes[row, lookup[labels[i].lower()]] = 10   # one-hot as 10 of 10 votes
+        votes[row, lookup[labels[i].lower()]] = 10  # one-hot as 10 of 10 votes
     return FerPlusSplit(np.asarray([paths[i] for i in kept]), images, votes, np.full(len(kept), -1))
 
 
-def labelled_from_folder(root: str | Path, pre: PreprocessConfig,
-                         class_names: Sequence[str] = EXPRESSION_CLASSES) -> FerPlusSplit:
+def labelled_from_folder(
+    root: str | Path, pre: PreprocessConfig, class_names: Sequence[str] = EXPRESSION_CLASSES
+) -> FerPlusSplit:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder of class sub-folders")
@@ -103,8 +112,9 @@ def labelled_from_folder(root: str | Path, pre: PreprocessConfig,
     return _split_from_labels(paths, labels, pre, class_names)
 
 
-def labelled_from_csv(file: str | Path, pre: PreprocessConfig,
-                      class_names: Sequence[str] = EXPRESSION_CLASSES) -> FerPlusSplit:
+def labelled_from_csv(
+    file: str | Path, pre: PreprocessConfig, class_names: Sequence[str] = EXPRESSION_CLASSES
+) -> FerPlusSplit:
     file = Path(file)
     with file.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -121,8 +131,9 @@ def unlabelled_from_folder(root: str | Path, pre: PreprocessConfig, size: int = 
     return faces_from_paths(files, pre, size=size)[0]
 
 
-def load_source(spec: str, split: str, data_root: str | Path, pre: PreprocessConfig,
-                class_names: Sequence[str] = EXPRESSION_CLASSES) -> FerPlusSplit:
+def load_source(
+    spec: str, split: str, data_root: str | Path, pre: PreprocessConfig, class_names: Sequence[str] = EXPRESSION_CLASSES
+) -> FerPlusSplit:
     """``ferplus`` | ``folder:PATH`` | ``csv:FILE`` -> the split the trainer reads."""
     if spec == "ferplus":
         return load_split(Path(data_root) / "ferplus", split)

@@ -1,12 +1,14 @@
 """Losses of DeepFEVER: FEC triplet loss [8], cross-entropy, Relational Knowledge Distillation [9]."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 
-def fec_triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                     margin: float = 0.2) -> torch.Tensor:
+def fec_triplet_loss(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 0.2
+) -> torch.Tensor:
     """Vemulapalli & Agarwala (2019) triplet loss on L2-normalised embeddings.
 
     (anchor, positive) is the most similar pair; the odd one must be farther from *both*:
@@ -29,7 +31,7 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: list[torch.Tensor], te
     with torch.no_grad():
         target = torch.stack([F.softmax(t.float() / temperature, dim=1) for t in teacher_logits]).mean(0)
     log_p = F.log_softmax(student_logits.float() / temperature, dim=1)
-    return F.kl_div(log_p, target, reduction="batchmean") * temperature ** 2
+    return F.kl_div(log_p, target, reduction="batchmean") * temperature**2
 
 
 def _pairwise_distance(e: torch.Tensor) -> torch.Tensor:

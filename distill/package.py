@@ -4,6 +4,7 @@ The card's metrics come from :func:`distill.evaluate.evaluate` run on the folder
 the fp16 rounding of the stored weights), and its training record from the run's own checkpoint
 and config, so every figure in it is reproduced by ``fever-distill evaluate FOLDER``.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,11 @@ def training_record(run: Path) -> dict[str, Any]:
         batch = f"{cfg.batch_triplets} triplets + {cfg.batch_labelled} labelled"
     if cfg.phase == "student":
         batch += f" + {cfg.batch_unlabelled} unlabelled"
-    schedule = "no schedule" if cfg.schedule == "constant" else \
-        f"{cfg.schedule} schedule, {cfg.warmup_epochs} warm-up epochs, down to {cfg.min_lr}"
+    schedule = (
+        "no schedule"
+        if cfg.schedule == "constant"
+        else f"{cfg.schedule} schedule, {cfg.warmup_epochs} warm-up epochs, down to {cfg.min_lr}"
+    )
     distilled = cfg.phase == "student" and cfg.distill
     loss = f"triplet (margin {cfg.triplet_margin}) + {cfg.alpha} x cross-entropy"
     if distilled:
@@ -42,13 +46,14 @@ def training_record(run: Path) -> dict[str, Any]:
         if cfg.kd_weight:
             loss += f" + {cfg.kd_weight} x KL to the teachers (T = {cfg.kd_temperature})"
     return {
-        "phase": cfg.phase + ("" if cfg.phase == "teacher" else (" (distilled)" if cfg.distill else " (no distillation)")),
+        "phase": cfg.phase
+        + ("" if cfg.phase == "teacher" else (" (distilled)" if cfg.distill else " (no distillation)")),
         "weights from step": progress.get("best_step", progress["step"]),
         "steps run so far": progress["step"],
         "epochs run so far (of planned)": f"{progress['step'] / steps_per_epoch:.2f} of {cfg.epochs}",
         "wall-clock hours (2-core CPU machine shared with other work)": round(progress["elapsed_s"] / 3600, 2),
         "optimiser": f"SGD Nesterov, momentum {cfg.momentum}, lr {cfg.lr}, {schedule}, weight decay {cfg.weight_decay}"
-                     + ("" if cfg.decay_norm_and_bias else " (not on BatchNorm and biases)"),
+        + ("" if cfg.decay_norm_and_bias else " (not on BatchNorm and biases)"),
         "weights kept": f"moving average, decay {cfg.ema_decay}" if cfg.ema_decay else "the trained weights",
         "augmentation": ", ".join(f"{k} {v}" for k, v in cfg.augmentation().to_dict().items()),
         "batch": batch,
@@ -70,15 +75,17 @@ def fit_expression_probe(folder: Path, vectors: dict[str, Any]) -> dict[str, Any
     names = np.asarray(vectors["class_names"])
     tr, te = vectors["train_labels"] >= 0, vectors["test_labels"] >= 0
     probe = fit_linear_probe(vectors["train"], vectors["train_labels"])
-    probe.classes_ = names[probe.classes_]                 # store class names, not indices
+    probe.classes_ = names[probe.classes_]  # store class names, not indices
     probe.save(Path(folder) / "probes" / "logistic")
     report = probe.report(vectors["test"][te], names[vectors["test_labels"][te]])
     matrix = np.asarray(report["confusion_matrix"], np.float64)
     recall = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
     trained = f"logistic, C = {PROBE['C']}, unweighted, fitted on {int(tr.sum())} FER+ train vectors"
-    return {f"bundled expression probe of fever.analyze ({trained}): FER+ test accuracy": report["accuracy"],
-            "bundled expression probe: FER+ test macro-F1": report["macro_f1"],
-            **{f"bundled expression probe: FER+ test recall of {c}": float(r) for c, r in zip(report["classes"], recall)}}
+    return {
+        f"bundled expression probe of fever.analyze ({trained}): FER+ test accuracy": report["accuracy"],
+        "bundled expression probe: FER+ test macro-F1": report["macro_f1"],
+        **{f"bundled expression probe: FER+ test recall of {c}": float(r) for c, r in zip(report["classes"], recall)},
+    }
 
 
 # what every row of a comparison file has (baseline rows have no paper-probe or head figures)
@@ -98,18 +105,31 @@ def comparison_table(path: str | Path) -> str:
     except (OSError, ValueError) as exc:
         raise ComparisonFileError(f"{path}: cannot read the comparison file ({exc})") from None
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise ComparisonFileError(f"{path}: a comparison file is the list of results `fever-distill evaluate --json` writes")
+        raise ComparisonFileError(
+            f"{path}: a comparison file is the list of results `fever-distill evaluate --json` writes"
+        )
     for i, r in enumerate(rows):
         missing = [k for k in ("model", *TABLE_KEYS) if k not in r]
         if missing:
-            raise ComparisonFileError(f"{path}: result {i} lacks {', '.join(missing)} (write it with `fever-distill evaluate --json`)")
-    return (f"`fever-distill evaluate` on related runs ({path.name}), linear probes on frozen vectors:\n\n"
-            + format_table(rows))
+            raise ComparisonFileError(
+                f"{path}: result {i} lacks {', '.join(missing)} (write it with `fever-distill evaluate --json`)"
+            )
+    return (
+        f"`fever-distill evaluate` on related runs ({path.name}), linear probes on frozen vectors:\n\n"
+        + format_table(rows)
+    )
 
 
-def package(run: str | Path, out: str | Path, data_root: str | Path, name: str | None = None,
-            description: str | None = None, margin: float | None = None, dtype: torch.dtype = torch.float16,
-            compare: str | Path | None = None) -> dict[str, Any]:
+def package(
+    run: str | Path,
+    out: str | Path,
+    data_root: str | Path,
+    name: str | None = None,
+    description: str | None = None,
+    margin: float | None = None,
+    dtype: torch.dtype = torch.float16,
+    compare: str | Path | None = None,
+) -> dict[str, Any]:
     """Evaluate a run's best model and write it as a Hub folder whose card carries the results;
     ``compare``: a ``fever-distill evaluate --json`` file of related runs, shown as a table in the card."""
     comparison = comparison_table(compare) if compare is not None else None
@@ -129,7 +149,9 @@ def package(run: str | Path, out: str | Path, data_root: str | Path, name: str |
         "FER+ test accuracy, 8 classes (FER+ paper's official majority protocol)": results["ferplus_official_accuracy"],
         "FER+ test macro-F1, 8 classes": results["ferplus_macro_f1"],
         "FER2013 test accuracy, 7 classes (linear probe, unweighted)": results["fer2013_accuracy"],
-        "FER+ test accuracy, DeepFEVER's probe (C = 10000, classes re-weighted)": results["ferplus_accuracy_paper_probe"],
+        "FER+ test accuracy, DeepFEVER's probe (C = 10000, classes re-weighted)": results[
+            "ferplus_accuracy_paper_probe"
+        ],
         "FER2013 test accuracy, DeepFEVER's probe": results["fer2013_accuracy_paper_probe"],
         "FER+ test triplet accuracy (D_face vectors, 10,000 frozen triplets)": results["triplet_accuracy"],
         "FER+ test triplet accuracy (32-d similarity head)": results["triplet_accuracy_similarity_head"],

@@ -1,4 +1,5 @@
 """The training loop of Algorithm 1 (teachers) and II-B (students), resumable and DDP-ready."""
+
 from __future__ import annotations
 
 import csv
@@ -12,12 +13,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import fever
 from fever.models import FeverModel
-
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
 from probes.metrics import triplet_accuracy
 
 from .augment import augment_batch, eval_batch, mix_batch
@@ -25,14 +24,41 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .curves import plot_curves
 from .loaders import load_source
-from .losses import (distillation_target, fec_triplet_loss, kd_loss, rkd_angle_loss, rkd_distance_loss,
-                     soft_cross_entropy)
+from .losses import (
+    distillation_target,
+    fec_triplet_loss,
+    kd_loss,
+    rkd_angle_loss,
+    rkd_distance_loss,
+    soft_cross_entropy,
+)
 from .triplets import sample_triplets
 
-STEP_FIELDS = ["step", "epoch", "loss", "triplet", "ce", "rkd_distance", "rkd_angle", "kd", "lr", "img_per_s",
-               "elapsed_s"]
-EPOCH_FIELDS = ["epoch", "step", "lr", "train_loss", "val_accuracy", "val_triplet_accuracy", "val_score",
-                "val_accuracy_raw", "val_triplet_accuracy_raw", "elapsed_s"]
+STEP_FIELDS = [
+    "step",
+    "epoch",
+    "loss",
+    "triplet",
+    "ce",
+    "rkd_distance",
+    "rkd_angle",
+    "kd",
+    "lr",
+    "img_per_s",
+    "elapsed_s",
+]
+EPOCH_FIELDS = [
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "val_accuracy",
+    "val_triplet_accuracy",
+    "val_score",
+    "val_accuracy_raw",
+    "val_triplet_accuracy_raw",
+    "elapsed_s",
+]
 # Rounds of in-batch triplet draws before settling for fewer triplets than asked.
 BATCH_TRIPLET_ROUNDS = 8
 
@@ -60,8 +86,9 @@ class Trainer:
         self.ddp: torch.nn.Module = self.model
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)
-        self.optimizer = torch.optim.SGD(self._param_groups(), lr=cfg.lr, momentum=cfg.momentum,
-                                         nesterov=True, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.SGD(
+            self._param_groups(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+        )
         self.ema: AveragedModel | None = None
         if cfg.ema_decay > 0:
             # BatchNorm statistics are averaged too (use_buffers), so the average is a usable network
@@ -72,17 +99,23 @@ class Trainer:
         self.valid = load_source(cfg.valid_data, "valid", cfg.data_root, self.pre, names)
         self.train_dist = self.train.distributions
         self.labelled = np.flatnonzero(self.train.votes[:, :8].sum(1) > 0)
-        self.val_triplets = sample_triplets(self.valid.distributions, cfg.val_triplets,
-                                            np.random.default_rng(12345), cfg.triplet_rule_margin)
+        self.val_triplets = sample_triplets(
+            self.valid.distributions, cfg.val_triplets, np.random.default_rng(12345), cfg.triplet_rule_margin
+        )
         self.unlabelled = self._load_unlabelled()
         self.teachers = [fever.load(t).eval() for t in cfg.teachers] if cfg.phase == "student" and cfg.distill else []
         if cfg.triplet_source == "batch":
             self.steps_per_epoch = max(1, len(self.labelled) // cfg.batch_labelled)
         else:
             self.steps_per_epoch = max(1, cfg.epoch_triplets // cfg.batch_triplets)
-        self.progress: dict[str, Any] = {"step": 0, "best_score": -1.0, "elapsed_s": 0.0,
-                                         "epoch_loss_sum": 0.0, "epoch_loss_steps": 0,
-                                         "steps_per_epoch": self.steps_per_epoch}
+        self.progress: dict[str, Any] = {
+            "step": 0,
+            "best_score": -1.0,
+            "elapsed_s": 0.0,
+            "epoch_loss_sum": 0.0,
+            "epoch_loss_steps": 0,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
         self.ckpt = self.out / "checkpoint.safetensors"
         if self.ckpt.exists():
             self.progress = {**self.progress, **load_checkpoint(self.ckpt, self.model, self.optimizer, self.ema)}
@@ -95,8 +128,10 @@ class Trainer:
         if self.cfg.decay_norm_and_bias:
             return [{"params": list(self.model.parameters())}]
         params = list(self.model.parameters())
-        return [{"params": [p for p in params if p.ndim > 1]},
-                {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+        return [
+            {"params": [p for p in params if p.ndim > 1]},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+        ]
 
     @property
     def total_steps(self) -> int:
@@ -132,8 +167,9 @@ class Trainer:
             x, y = mix_batch(x, torch.from_numpy(self.train_dist[lab]), rng, self.aug)
             x, y = x[sl], y[sl]
             # the vote-triplet rule applied to the batch's own (possibly mixed) vote distributions
-            trip = sample_triplets(y.numpy(), cfg.batch_triplets, rng, cfg.triplet_rule_margin,
-                                   max_rounds=BATCH_TRIPLET_ROUNDS)
+            trip = sample_triplets(
+                y.numpy(), cfg.batch_triplets, rng, cfg.triplet_rule_margin, max_rounds=BATCH_TRIPLET_ROUNDS
+            )
             parts = {"x_trip": x[:0], "x_lab": x, "y": y, "batch_triplets": torch.from_numpy(trip)}
         else:
             trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
@@ -144,8 +180,12 @@ class Trainer:
             else:
                 y = torch.from_numpy(self.train.majority[lab]).clamp(min=0)
             n_t = len(trip) * 3
-            parts = {"x_trip": x[:n_t].view(len(trip), 3, *x.shape[1:])[sl].reshape(-1, *x.shape[1:]),
-                     "x_lab": x[n_t:][sl], "y": y[sl], "batch_triplets": None}
+            parts = {
+                "x_trip": x[:n_t].view(len(trip), 3, *x.shape[1:])[sl].reshape(-1, *x.shape[1:]),
+                "x_lab": x[n_t:][sl],
+                "y": y[sl],
+                "batch_triplets": None,
+            }
         parts["x_unl"] = parts["x_lab"][:0]
         if self.unlabelled is not None:
             # unlabelled crops may have another size than FER+'s 48 px: augmented on their own,
@@ -173,12 +213,16 @@ class Trainer:
             out = self.ddp(x)
         if b["batch_triplets"] is not None:
             t = b["batch_triplets"]
-            sim = out.similarity[n_t:n_t + n_l].float()
-            l_trip = fec_triplet_loss(sim[t[:, 0]], sim[t[:, 1]], sim[t[:, 2]], cfg.triplet_margin) if len(t) else sim.sum() * 0
+            sim = out.similarity[n_t : n_t + n_l].float()
+            l_trip = (
+                fec_triplet_loss(sim[t[:, 0]], sim[t[:, 1]], sim[t[:, 2]], cfg.triplet_margin)
+                if len(t)
+                else sim.sum() * 0
+            )
         else:
             sim = out.similarity[:n_t].float().view(-1, 3, out.similarity.shape[1])
             l_trip = fec_triplet_loss(sim[:, 0], sim[:, 1], sim[:, 2], cfg.triplet_margin)
-        l_ce = soft_cross_entropy(out.logits[n_t:n_t + n_l], b["y"])
+        l_ce = soft_cross_entropy(out.logits[n_t : n_t + n_l], b["y"])
         loss = l_trip + cfg.alpha * l_ce
         parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0, "kd": 0.0}
         if self.teachers:
@@ -223,7 +267,7 @@ class Trainer:
         model.eval()
         sims, logits = [], []
         for i in range(0, len(self.valid.images), 256):
-            x = eval_batch(self.valid.images[i:i + 256], self.pre).contiguous(memory_format=torch.channels_last)
+            x = eval_batch(self.valid.images[i : i + 256], self.pre).contiguous(memory_format=torch.channels_last)
             with self.autocast():
                 o = model(x)
             sims.append(F.normalize(o.similarity.float(), dim=1))
@@ -276,20 +320,36 @@ class Trainer:
             raw = self.validate(self.model)
             metrics.update(val_accuracy_raw=raw["val_accuracy"], val_triplet_accuracy_raw=raw["val_triplet_accuracy"])
         n = max(1, int(self.progress["epoch_loss_steps"]))
-        self._append_csv("epochs.csv", EPOCH_FIELDS, {
-            "epoch": f"{step / self.steps_per_epoch:.2f}", "step": step, "lr": f"{lr:.6f}",
-            "train_loss": f"{self.progress['epoch_loss_sum'] / n:.4f}",
-            **{k: f"{v:.4f}" for k, v in metrics.items()}, "elapsed_s": f"{elapsed:.1f}"})
+        self._append_csv(
+            "epochs.csv",
+            EPOCH_FIELDS,
+            {
+                "epoch": f"{step / self.steps_per_epoch:.2f}",
+                "step": step,
+                "lr": f"{lr:.6f}",
+                "train_loss": f"{self.progress['epoch_loss_sum'] / n:.4f}",
+                **{k: f"{v:.4f}" for k, v in metrics.items()},
+                "elapsed_s": f"{elapsed:.1f}",
+            },
+        )
         self.progress.update(epoch_loss_sum=0.0, epoch_loss_steps=0)
         self._log("validation " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
         if metrics["val_score"] > self.progress["best_score"] and self.rank == 0:
             self.progress["best_score"] = metrics["val_score"]
             self.progress["best_step"] = step
             self.kept_model.save_pretrained(
-                self.out / "best", metrics={"FER+ valid accuracy (8-class head)": metrics["val_accuracy"],
-                                            "FER+ valid triplet accuracy (32-d head)": metrics["val_triplet_accuracy"]},
-                training={"steps": step, "epochs": round(step / self.steps_per_epoch, 2),
-                          "wall_clock_hours": round(elapsed / 3600, 2), "phase": self.cfg.phase})
+                self.out / "best",
+                metrics={
+                    "FER+ valid accuracy (8-class head)": metrics["val_accuracy"],
+                    "FER+ valid triplet accuracy (32-d head)": metrics["val_triplet_accuracy"],
+                },
+                training={
+                    "steps": step,
+                    "epochs": round(step / self.steps_per_epoch, 2),
+                    "wall_clock_hours": round(elapsed / 3600, 2),
+                    "phase": self.cfg.phase,
+                },
+            )
         if self.cfg.plot and self.rank == 0:
             plot_curves(self.out)
 
@@ -309,15 +369,28 @@ class Trainer:
             self.progress.update(step=step, elapsed_s=elapsed)
             self.progress["epoch_loss_sum"] += parts["loss"]
             self.progress["epoch_loss_steps"] += 1
-            n_img = 3 * cfg.batch_triplets * (cfg.triplet_source == "sampled") + cfg.batch_labelled + \
-                (cfg.batch_unlabelled if self.unlabelled is not None else 0)
-            self._append_csv("steps.csv", STEP_FIELDS, {
-                **{k: f"{v:.5f}" for k, v in parts.items() if k != "lr"}, "step": step,
-                "epoch": f"{step / self.steps_per_epoch:.3f}", "lr": f"{parts['lr']:.6f}",
-                "img_per_s": f"{n_img / (time.time() - t0):.1f}", "elapsed_s": f"{elapsed:.1f}"})
+            n_img = (
+                3 * cfg.batch_triplets * (cfg.triplet_source == "sampled")
+                + cfg.batch_labelled
+                + (cfg.batch_unlabelled if self.unlabelled is not None else 0)
+            )
+            self._append_csv(
+                "steps.csv",
+                STEP_FIELDS,
+                {
+                    **{k: f"{v:.5f}" for k, v in parts.items() if k != "lr"},
+                    "step": step,
+                    "epoch": f"{step / self.steps_per_epoch:.3f}",
+                    "lr": f"{parts['lr']:.6f}",
+                    "img_per_s": f"{n_img / (time.time() - t0):.1f}",
+                    "elapsed_s": f"{elapsed:.1f}",
+                },
+            )
             if step % 20 == 0:
-                self._log(f"step {step} epoch {step / self.steps_per_epoch:.2f} " +
-                          " ".join(f"{k}={v:.4f}" for k, v in parts.items()))
+                self._log(
+                    f"step {step} epoch {step / self.steps_per_epoch:.2f} "
+                    + " ".join(f"{k}={v:.4f}" for k, v in parts.items())
+                )
             if step % self.steps_per_epoch == 0 or step == total:
                 self._end_of_epoch(step, elapsed, parts["lr"])
                 self._checkpoint()
@@ -344,10 +417,14 @@ class Trainer:
         import hashlib
 
         params = dict(self.model.named_parameters())
-        digest = hashlib.sha256(b"".join(params[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(params))).hexdigest()
+        digest = hashlib.sha256(
+            b"".join(params[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(params))
+        ).hexdigest()
         digests: list[str | None] = [None] * self.world
         dist.all_gather_object(digests, digest)
         if self.rank == 0:
-            (self.out / "sync_check.json").write_text(json.dumps({"step": self.progress["step"], "digests": digests}) + "\n")
+            (self.out / "sync_check.json").write_text(
+                json.dumps({"step": self.progress["step"], "digests": digests}) + "\n"
+            )
         if len(set(digests)) != 1:
             raise RuntimeError(f"DDP ranks diverged: weight digests {digests}")

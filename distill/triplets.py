@@ -6,10 +6,10 @@ the closest distance beats the second closest by at least ``margin`` (ambiguous 
 crowd would not agree either, are dropped). The face outside the closest pair is the "odd one out".
 Triplets are stored as (anchor, positive, negative) = (pair[0], pair[1], odd one).
 """
+
 from __future__ import annotations
 
 import numpy as np
-
 
 DEFAULT_MARGIN = 0.3
 
@@ -18,9 +18,14 @@ def tv_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(p - q).sum(axis=-1)
 
 
-def sample_triplets(distributions: np.ndarray, count: int, rng: np.random.Generator,
-                    margin: float = DEFAULT_MARGIN, eligible: np.ndarray | None = None,
-                    max_rounds: int | None = None) -> np.ndarray:
+def sample_triplets(
+    distributions: np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+    margin: float = DEFAULT_MARGIN,
+    eligible: np.ndarray | None = None,
+    max_rounds: int | None = None,
+) -> np.ndarray:
     """Draw ``count`` triplets (anchor, positive, negative) as an (count, 3) index array.
 
     ``max_rounds`` bounds the draws for small pools (the faces of one batch), which may hold fewer
@@ -34,13 +39,22 @@ def sample_triplets(distributions: np.ndarray, count: int, rng: np.random.Genera
         rounds += 1
         need = max(2 * (count - have), 64)
         idx = pool[rng.integers(0, len(pool), size=(need, 3))]
-        p = distributions[idx]                                  # (need, 3, 8)
-        d = np.stack([tv_distance(p[:, 0], p[:, 1]),            # pair (0,1), odd 2
-                      tv_distance(p[:, 0], p[:, 2]),            # pair (0,2), odd 1
-                      tv_distance(p[:, 1], p[:, 2])], axis=1)   # pair (1,2), odd 0
+        p = distributions[idx]  # (need, 3, 8)
+        d = np.stack(
+            [
+                tv_distance(p[:, 0], p[:, 1]),  # pair (0,1), odd 2
+                tv_distance(p[:, 0], p[:, 2]),  # pair (0,2), odd 1
+                tv_distance(p[:, 1], p[:, 2]),
+            ],
+            axis=1,
+        )  # pair (1,2), odd 0
         order = np.sort(d, axis=1)
-        keep = (order[:, 1] - order[:, 0] >= margin) & (idx[:, 0] != idx[:, 1]) & \
-               (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])
+        keep = (
+            (order[:, 1] - order[:, 0] >= margin)
+            & (idx[:, 0] != idx[:, 1])
+            & (idx[:, 0] != idx[:, 2])
+            & (idx[:, 1] != idx[:, 2])
+        )
         best = d.argmin(axis=1)
         layout = np.array([[0, 1, 2], [0, 2, 1], [1, 2, 0]])[best]
         trip = np.take_along_axis(idx, layout, axis=1)[keep]

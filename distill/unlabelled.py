@@ -1,9 +1,11 @@
 """The unlabelled faces of self-distillation (PowderFaces' part): UTKFace train-split photos and
 frames of the shared videos, detected and cropped exactly as ``extract()`` crops faces, stored as
 one uint8 array so that training reads them in one go."""
+
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 
 from fever.align import crop_face
@@ -15,7 +17,9 @@ from .loaders import to_uint8_gray
 from .utkface import load_utkface
 
 
-def _crops(detector: FaceDetector, images: list[np.ndarray], pre: PreprocessConfig, best_only: bool) -> list[np.ndarray]:
+def _crops(
+    detector: FaceDetector, images: list[np.ndarray], pre: PreprocessConfig, best_only: bool
+) -> list[np.ndarray]:
     out = []
     for img, dets in zip(images, detector.detect(images)):
         if best_only and dets:
@@ -27,22 +31,22 @@ def _crops(detector: FaceDetector, images: list[np.ndarray], pre: PreprocessConf
     return out
 
 
-def prepare_unlabelled(data_root: str | Path, out: str | Path, pre: PreprocessConfig, video_fps: float = 2.0,
-                       batch: int = 32) -> dict[str, int]:
+def prepare_unlabelled(
+    data_root: str | Path, out: str | Path, pre: PreprocessConfig, video_fps: float = 2.0, batch: int = 32
+) -> dict[str, int]:
     root = Path(data_root)
     detector = FaceDetector(min_face_size=20, min_score=0.95)
     utk = load_utkface(root)
     train = [i for i in range(len(utk.names)) if utk.split[i] == "train"]
     faces: list[np.ndarray] = []
     for start in range(0, len(train), batch):
-        faces += _crops(detector, [utk.image(i) for i in train[start:start + batch]], pre, best_only=True)
+        faces += _crops(detector, [utk.image(i) for i in train[start : start + batch]], pre, best_only=True)
     n_utk = len(faces)
     for video in sorted((root / "videos").glob("*")):
         frames = [f.array for f in iter_video_frames(video, fps=video_fps)]
         for start in range(0, len(frames), batch):
-            faces += _crops(detector, frames[start:start + batch], pre, best_only=False)
+            faces += _crops(detector, frames[start : start + batch], pre, best_only=False)
     array = np.stack(faces)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, array)
     return {"utkface_faces": n_utk, "video_faces": len(faces) - n_utk, "total": len(faces)}
-

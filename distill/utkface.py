@@ -1,4 +1,5 @@
 """UTKFace: de-duplicated, split by file with a fixed seed (the dataset has no official split)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 SPLIT_SEED = 20261122
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)   # train, valid, test
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, valid, test
 
 
 @dataclass
@@ -20,8 +21,8 @@ class UTKFace:
     jpeg: list[bytes]
     age: np.ndarray
     gender: np.ndarray
-    race: np.ndarray          # -1 where missing
-    split: np.ndarray         # "train" | "valid" | "test"
+    race: np.ndarray  # -1 where missing
+    split: np.ndarray  # "train" | "valid" | "test"
 
     def image(self, i: int) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(self.jpeg[i])).convert("RGB"))
@@ -45,12 +46,19 @@ def load_utkface(root: str | Path) -> UTKFace:
     keep_arr = np.array(keep)
     rng = np.random.default_rng(SPLIT_SEED)
     u = rng.random(len(keep_arr))
-    split = np.where(u < SPLIT_FRACTIONS[0], "train", np.where(u < SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1], "valid", "test"))
+    split = np.where(
+        u < SPLIT_FRACTIONS[0], "train", np.where(u < SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1], "valid", "test")
+    )
     race = np.array([-1 if r is None else r for r in table.column("race").to_pylist()])
     # a few rows carry codes outside the documented sets (e.g. gender 3): treated as unknown (-1)
     gender = np.array(table.column("gender").to_pylist())
     gender = np.where(np.isin(gender, (0, 1)), gender, -1)
     race = np.where(np.isin(race, (0, 1, 2, 3, 4)), race, -1)
-    return UTKFace(np.asarray(names)[keep_arr], [images[i] for i in keep_arr],
-                   np.asarray(table.column("age").to_pylist())[keep_arr],
-                   gender[keep_arr], race[keep_arr], split)
+    return UTKFace(
+        np.asarray(names)[keep_arr],
+        [images[i] for i in keep_arr],
+        np.asarray(table.column("age").to_pylist())[keep_arr],
+        gender[keep_arr],
+        race[keep_arr],
+        split,
+    )

@@ -5,6 +5,7 @@
 >>> out.vectors.shape                            # doctest: +SKIP
 (2, 256)
 """
+
 __version__ = "0.1.0"
 
 from .analyze import Analysis, analyze
@@ -15,7 +16,30 @@ from .models import FeverModel, ModelConfig, ModelOrigin, create_model, list_mod
 from .preprocess import PreprocessConfig
 from .result import Extraction, Row
 
-__all__ = ["Analysis", "DEFAULT_MODEL", "Extraction", "Extractor", "FeverError", "FeverIndexError", "FeverModel", "Index",
-           "InputError", "ModelConfig", "ModelLoadError", "ModelOrigin", "OfflineError", "PreprocessConfig", "Row",
-           "UnknownModelError", "__version__", "analyze", "create_model", "extract", "extract_video", "get_extractor",
-           "list_models", "load", "save_pretrained"]
+__all__ = [
+    "Analysis",
+    "DEFAULT_MODEL",
+    "Extraction",
+    "Extractor",
+    "FeverError",
+    "FeverIndexError",
+    "FeverModel",
+    "Index",
+    "InputError",
+    "ModelConfig",
+    "ModelLoadError",
+    "ModelOrigin",
+    "OfflineError",
+    "PreprocessConfig",
+    "Row",
+    "UnknownModelError",
+    "__version__",
+    "analyze",
+    "create_model",
+    "extract",
+    "extract_video",
+    "get_extractor",
+    "list_models",
+    "load",
+    "save_pretrained",
+]

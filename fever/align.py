@@ -3,6 +3,7 @@
 The rotation is capped (paper 001 caps it at 10 degrees) so that one wrong landmark cannot wreck a
 crop. Each crop is first cut and antialiased down, then rotated with one ``grid_sample``.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ def eye_angle(landmarks: np.ndarray, max_rotation: float) -> float:
     return float(np.clip(angle, -max_rotation, max_rotation))
 
 
-def crop_face(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, cfg: PreprocessConfig,
-              out_size: int | None = None) -> torch.Tensor:
+def crop_face(
+    image: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, cfg: PreprocessConfig, out_size: int | None = None
+) -> torch.Tensor:
     """RGB uint8 image + box (+ landmarks) -> float crop (3, S, S) in [0, 1].
 
     The crop is the box made square (its longer side), grown by ``cfg.margin`` on each side, and
@@ -52,9 +54,13 @@ def crop_face(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, 
     region_w, region_h = right - left, bottom - top
     a = math.radians(angle)
     cos, sin = math.cos(a), math.sin(a)
-    theta = torch.tensor([[cos * side / region_w, -sin * side / region_w, (cx - left) / region_w * 2 - 1],
-                          [sin * side / region_h, cos * side / region_h, (cy - top) / region_h * 2 - 1]],
-                         dtype=torch.float32)
+    theta = torch.tensor(
+        [
+            [cos * side / region_w, -sin * side / region_w, (cx - left) / region_w * 2 - 1],
+            [sin * side / region_h, cos * side / region_h, (cy - top) / region_h * 2 - 1],
+        ],
+        dtype=torch.float32,
+    )
     grid = F.affine_grid(theta.unsqueeze(0), [1, 3, size, size], align_corners=False)
     out = F.grid_sample(t, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out[0].clamp_(0, 1)

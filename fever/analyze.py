@@ -3,6 +3,7 @@
 The default model ships with a ``logistic`` expression probe fitted on its own FER+ train vectors
 (``<model folder>/probes/logistic``); any model folder with such a probe works the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,34 +37,62 @@ class Analysis:
     def faces(self) -> list[dict[str, Any]]:
         """One dict per face: source, frame, timestamp, track, box, vector, probabilities, expression."""
         out = []
-        for row, vec, prob, expr in zip(self.extraction.rows, self.extraction.vectors, self.probabilities, self.expressions):
+        for row, vec, prob, expr in zip(
+            self.extraction.rows, self.extraction.vectors, self.probabilities, self.expressions
+        ):
             if row.status != STATUS_OK:
                 continue
-            out.append({"source": row.source, "frame": row.frame, "timestamp": row.timestamp, "face": row.face,
-                        "track": row.track, "box": row.box, "vector": vec,
-                        "probabilities": dict(zip(self.classes, prob.tolist())), "expression": expr})
+            out.append(
+                {
+                    "source": row.source,
+                    "frame": row.frame,
+                    "timestamp": row.timestamp,
+                    "face": row.face,
+                    "track": row.track,
+                    "box": row.box,
+                    "vector": vec,
+                    "probabilities": dict(zip(self.classes, prob.tolist())),
+                    "expression": expr,
+                }
+            )
         return out
 
 
 def probe_folder(extractor: Extractor) -> Path:
-    origin = extractor.model.origin                    # where fever.load found the weights
+    origin = extractor.model.origin  # where fever.load found the weights
     folder = origin.folder / PROBE_SUBDIR if origin is not None else None
     if folder is None or not (folder / "probe.json").is_file():
-        raise ModelLoadError(f"model {extractor.config.name!r} ships no expression probe ({PROBE_SUBDIR} in its folder); "
-                             "fit one with `fever-probe fit logistic ...` and pass probe=<folder>")
+        raise ModelLoadError(
+            f"model {extractor.config.name!r} ships no expression probe ({PROBE_SUBDIR} in its folder); "
+            "fit one with `fever-probe fit logistic ...` and pass probe=<folder>"
+        )
     return folder
 
 
 def analyze(inputs: Any, model: Any = None, probe: str | Path | None = None, **kwargs: Any) -> Analysis:
     """Expression vectors and probabilities of every face in images, or in one video file.
 
+    Args:
+        inputs: what :func:`fever.extract` takes, or the path of one video file.
+        model: preset name, model folder, Hub repo id or an :class:`Extractor` (default: the
+            bundled default model, which ships its expression probe).
+        probe: a probe folder (default: the one shipped in the model's folder).
+        **kwargs: ``device`` and ``precision``, then the options of :meth:`Extractor.extract` or
+            :meth:`Extractor.extract_video`.
+
+    Returns:
+        An :class:`Analysis`: the extraction and per-row class probabilities.
+
     >>> out = fever.analyze("interview.mp4", fps=5)          # doctest: +SKIP
     >>> out.faces()[0]["expression"], out.faces()[0]["track"]  # doctest: +SKIP
     """
     import probes
 
-    extractor = model if isinstance(model, Extractor) else get_extractor(model, kwargs.pop("device", "auto"),
-                                                                          kwargs.pop("precision", "fp32"))
+    extractor = (
+        model
+        if isinstance(model, Extractor)
+        else get_extractor(model, kwargs.pop("device", "auto"), kwargs.pop("precision", "fp32"))
+    )
     fitted = probes.load(probe or probe_folder(extractor))
     if isinstance(inputs, (str, Path)) and Path(inputs).suffix.lower() in VIDEO_EXTENSIONS:
         result = extractor.extract_video(inputs, **kwargs)

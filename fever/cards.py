@@ -1,4 +1,5 @@
 """Model cards rendered from the templates in ``hub_cards/``."""
+
 from __future__ import annotations
 
 from importlib import resources
@@ -22,9 +23,15 @@ def _table(rows: dict[str, Any], empty: str, fractions_as_percent: bool) -> str:
     return "\n".join(lines)
 
 
-def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None,
-                      training: dict[str, Any] | None = None, template: str | None = None,
-                      num_parameters: int = 0, comparison: str | None = None) -> str:
+def render_model_card(
+    cfg: ModelConfig,
+    *,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    template: str | None = None,
+    num_parameters: int = 0,
+    comparison: str | None = None,
+) -> str:
     """Fill a card template; ``template`` is a file name in ``hub_cards/`` or the template text."""
     if template is None or "\n" not in template:
         text = resources.files("hub_cards").joinpath(template or DEFAULT_TEMPLATE).read_text()
@@ -42,15 +49,21 @@ def render_model_card(cfg: ModelConfig, *, metrics: dict[str, Any] | None = None
         "d_face": cfg.d_face,
         "heads": heads,
         "num_parameters": f"{num_parameters / 1e6:.2f} M",
-        "input_desc": f"{pre.input_size}x{pre.input_size} {'grayscale (repeated to 3 channels)' if pre.grayscale else 'RGB'}, "
-                      f"mean {list(pre.mean)}, std {list(pre.std)}",
+        "input_desc": f"{pre.input_size}x{pre.input_size} "
+        f"{'grayscale (repeated to 3 channels)' if pre.grayscale else 'RGB'}, "
+        f"mean {list(pre.mean)}, std {list(pre.std)}",
         "margin": f"{pre.margin:.2f} of the box size on each side",
         "align_desc": f"on, rotation capped at {pre.max_rotation:g} degrees" if pre.align else "off",
         "config_hash": cfg.config_hash(),
-        "metrics": _table(metrics or {}, "Not evaluated: no metrics were passed when this folder was saved "
-                                         "(for example, randomly initialised weights).", fractions_as_percent=True),
+        "metrics": _table(
+            metrics or {},
+            "Not evaluated: no metrics were passed when this folder was saved "
+            "(for example, randomly initialised weights).",
+            fractions_as_percent=True,
+        ),
         "comparison": f"## Compared with the other runs\n\n{comparison.strip()}\n\n" if comparison else "",
-        "training": _table(training or {}, "No training record was passed when this folder was saved.",
-                           fractions_as_percent=False),
+        "training": _table(
+            training or {}, "No training record was passed when this folder was saved.", fractions_as_percent=False
+        ),
     }
     return Template(text).safe_substitute(values)

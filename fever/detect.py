@@ -2,6 +2,7 @@
 
 Images of the same size are detected in one batched call; every face found is returned.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ import torch
 
 @dataclass
 class Detection:
-    box: np.ndarray         # (4,) x1, y1, x2, y2 in pixels
+    box: np.ndarray  # (4,) x1, y1, x2, y2 in pixels
     score: float
-    landmarks: np.ndarray   # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
+    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
 
 
 def box_area(box: np.ndarray | Sequence[float]) -> float:
@@ -33,13 +34,24 @@ def main_face(detections: Sequence[Detection]) -> Detection | None:
 class FaceDetector:
     """All faces of many images; ``min_score`` drops weak detections after MTCNN's own thresholds."""
 
-    def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
-                 min_score: float = 0.9, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        min_face_size: int = 20,
+        thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+        min_score: float = 0.9,
+        device: str | torch.device = "cpu",
+    ) -> None:
         from facenet_pytorch import MTCNN
 
         self.min_score = min_score
-        self.mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, thresholds=list(thresholds),
-                           post_process=False, select_largest=False, device=device)
+        self.mtcnn = MTCNN(
+            keep_all=True,
+            min_face_size=min_face_size,
+            thresholds=list(thresholds),
+            post_process=False,
+            select_largest=False,
+            device=device,
+        )
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """RGB uint8 images (any sizes) -> list of detections per image, in input order."""
@@ -81,7 +93,7 @@ class FaceDetector:
             if ey[k] > y[k] - 1 and ex[k] > x[k] - 1:
                 keep.append(k)
                 # only the face region becomes a float tensor, not the whole frame
-                region = torch.from_numpy(np.ascontiguousarray(image[y[k] - 1:ey[k], x[k] - 1:ex[k]]))
+                region = torch.from_numpy(np.ascontiguousarray(image[y[k] - 1 : ey[k], x[k] - 1 : ex[k]]))
                 patches.append(imresample(region.permute(2, 0, 1).unsqueeze(0).float(), (48, 48)))
         out: list[Detection | None] = [None] * len(boxes)
         if not keep:
@@ -91,14 +103,17 @@ class FaceDetector:
         square = square[keep]
         bw = square[:, 2] - square[:, 0] + 1
         bh = square[:, 3] - square[:, 1] + 1
-        lm = torch.stack([bw[:, None] * points[:, :5] + square[:, :1] - 1,
-                          bh[:, None] * points[:, 5:] + square[:, 1:2] - 1], dim=2)
+        lm = torch.stack(
+            [bw[:, None] * points[:, :5] + square[:, :1] - 1, bh[:, None] * points[:, 5:] + square[:, 1:2] - 1], dim=2
+        )
         scored = torch.cat([square[:, :4], prob[:, 1:2]], dim=1)
         new_boxes = bbreg(scored, reg)[:, :4]
         for slot, k in enumerate(keep):
             score = float(prob[slot, 1])
             if score >= self.min_score:
-                out[k] = Detection(new_boxes[slot].numpy().astype(np.float32), score, lm[slot].numpy().astype(np.float32))
+                out[k] = Detection(
+                    new_boxes[slot].numpy().astype(np.float32), score, lm[slot].numpy().astype(np.float32)
+                )
         return out
 
 
@@ -111,7 +126,7 @@ class FaceFollower:
             raise ValueError(f"detect_every must be 1 or more, not {detect_every}")
         self.detector = detector
         self.detect_every = int(detect_every)
-        self.count = 0          # frames processed so far
+        self.count = 0  # frames processed so far
         self.previous: list[Detection] = []
 
     def faces(self, frames: list[np.ndarray]) -> list[list[Detection]]:

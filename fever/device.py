@@ -1,4 +1,5 @@
 """Device and precision choices shared by extraction and benchmarks."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext

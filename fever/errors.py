@@ -3,6 +3,7 @@
 Every one derives from :class:`FeverError` (defined in :mod:`probes.errors`, the bottom layer, so
 that probes, training and tools derive from the same root).
 """
+
 from __future__ import annotations
 
 from probes.errors import FeverError, ProbeError
@@ -28,7 +29,7 @@ class OfflineError(ModelLoadError):
 class UnknownModelError(ModelLoadError, KeyError):
     """A model name that is neither a preset, a folder nor a Hub repo id (a ``ModelLoadError`` and a ``KeyError``)."""
 
-    def __str__(self) -> str:       # KeyError would print the message in quotes
+    def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
 
 
@@ -36,5 +37,12 @@ class UsageError(FeverError, ValueError):
     """An option or argument that cannot work (a ``ValueError`` too): said before any work starts."""
 
 
-__all__ = ["FeverError", "InputError", "ModelLoadError", "OfflineError", "ProbeError", "UnknownModelError",
-           "UsageError"]
+__all__ = [
+    "FeverError",
+    "InputError",
+    "ModelLoadError",
+    "OfflineError",
+    "ProbeError",
+    "UnknownModelError",
+    "UsageError",
+]

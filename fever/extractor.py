@@ -1,4 +1,5 @@
 """From images, photos and videos to expression vectors: decode, detect, align, embed."""
+
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .align import crop_face
+from .detect import FaceFollower
 from .device import autocast_for, resolve_device
 from .errors import FeverError, InputError
 from .io.images import LoadedImage, load_image
@@ -18,7 +20,6 @@ from .io.video import VideoFrame, iter_video_frames
 from .models import FeverModel, load
 from .preprocess import to_float_rgb, to_model_input
 from .result import STATUS_ERROR, STATUS_NO_FACE, Extraction, Row
-from .detect import FaceFollower
 from .track import IoUTracker
 
 logger = logging.getLogger(__name__)
@@ -51,24 +52,44 @@ def _source_of(item: Any, index: int) -> str:
 class Extractor:
     """A loaded model plus its face detector; reuse one for many calls.
 
+    Args:
+        model: preset name, model folder, Hub repo id or a :class:`FeverModel` (default: the
+            bundled default model).
+        device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast; vectors stay within cosine 0.999).
+        min_face_size: smallest face MTCNN looks for, in pixels.
+        detection_threshold: detections scoring below this are dropped.
+        revision, local_files_only: Hub options of :func:`fever.load`.
+        backend: ``"torch"`` or ``"onnx"`` (an export made with ``fever-export onnx``).
+        onnx_file: the ONNX file for ``backend="onnx"`` (default: ``model.onnx`` in the model folder).
+
     >>> ex = Extractor()                                   # bundled default model
     >>> out = ex.extract(["photo.jpg", "face48.png"])      # doctest: +SKIP
     >>> out.vectors.shape                                   # doctest: +SKIP
     (3, 256)
     """
 
-    def __init__(self, model: str | Path | FeverModel | None = None, device: str | torch.device = "auto",
-                 precision: str = "fp32", min_face_size: int = 20, detection_threshold: float = 0.9,
-                 revision: str | None = None, local_files_only: bool | None = None, backend: str = "torch",
-                 onnx_file: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path | FeverModel | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        min_face_size: int = 20,
+        detection_threshold: float = 0.9,
+        revision: str | None = None,
+        local_files_only: bool | None = None,
+        backend: str = "torch",
+        onnx_file: str | Path | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         autocast_for(self.device, precision)  # validates precision
         self.precision = precision
         if isinstance(model, FeverModel):
             self.model = model.to(self.device).eval()
         else:
-            self.model = load(model or DEFAULT_MODEL, revision=revision, local_files_only=local_files_only,
-                              device=self.device)
+            self.model = load(
+                model or DEFAULT_MODEL, revision=revision, local_files_only=local_files_only, device=self.device
+            )
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.config = self.model.config
@@ -83,18 +104,22 @@ class Extractor:
 
     def _load_onnx(self, onnx_file: str | Path | None):
         """The exported graph of this very model (the config hash in its metadata must match)."""
-        from .errors import ModelLoadError
         from .backend.onnx import ONNX_NAME, OnnxEmbedder
+        from .errors import ModelLoadError
 
         origin = self.model.origin
         path = Path(onnx_file) if onnx_file else (origin.folder / ONNX_NAME if origin is not None else None)
         if path is None or not path.is_file():
-            raise ModelLoadError(f"{path or ONNX_NAME}: no ONNX export of {self.config.name}; create it with "
-                                 f"`fever-export onnx MODEL --out {path or ONNX_NAME}` or pass onnx_file=")
+            raise ModelLoadError(
+                f"{path or ONNX_NAME}: no ONNX export of {self.config.name}; create it with "
+                f"`fever-export onnx MODEL --out {path or ONNX_NAME}` or pass onnx_file="
+            )
         embedder = OnnxEmbedder(path)
         if embedder.config_hash and embedder.config_hash != self.config.config_hash():
-            raise ModelLoadError(f"{path}: exported from config {embedder.config_hash}, the model has "
-                                 f"{self.config.config_hash()}; export this model again")
+            raise ModelLoadError(
+                f"{path}: exported from config {embedder.config_hash}, the model has "
+                f"{self.config.config_hash()}; export this model again"
+            )
         return embedder
 
     @property
@@ -106,17 +131,27 @@ class Extractor:
         if self._detector is None:
             from .detect import FaceDetector
 
-            self._detector = FaceDetector(min_face_size=self.min_face_size, min_score=self.detection_threshold,
-                                          device=self.device)
+            self._detector = FaceDetector(
+                min_face_size=self.min_face_size, min_score=self.detection_threshold, device=self.device
+            )
         return self._detector
 
     # -- the model ---------------------------------------------------------------------------------------
     @torch.inference_mode()
     def embed_crops(self, crops: torch.Tensor, batch_size: int = 64, normalize: bool = False) -> np.ndarray:
-        """Float RGB face crops (N, 3, H, W) in [0, 1] -> (N, D) float32 vectors."""
+        """Vectors of face crops that are already cut out (no detection, no alignment).
+
+        Args:
+            crops: float RGB crops (N, 3, H, W) in [0, 1], any H and W.
+            batch_size: crops per forward pass.
+            normalize: L2-normalise the vectors.
+
+        Returns:
+            (N, D) float32 vectors.
+        """
         out = []
         for start in range(0, len(crops), batch_size):
-            x = to_model_input(crops[start:start + batch_size], self.preprocess).to(self.device)
+            x = to_model_input(crops[start : start + batch_size], self.preprocess).to(self.device)
             if self.device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             if self.onnx is not None:
@@ -131,7 +166,9 @@ class Extractor:
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
     # -- images ------------------------------------------------------------------------------------------
-    def _decode(self, items: Sequence[Any], offset: int, pool: ThreadPoolExecutor | None) -> list[LoadedImage | InputError]:
+    def _decode(
+        self, items: Sequence[Any], offset: int, pool: ThreadPoolExecutor | None
+    ) -> list[LoadedImage | InputError]:
         def one(pair: tuple[int, Any]) -> LoadedImage | InputError:
             i, item = pair
             try:
@@ -142,10 +179,13 @@ class Extractor:
         pairs = list(enumerate(items))
         return list(pool.map(one, pairs)) if pool else [one(p) for p in pairs]
 
-    def _faces_of(self, loaded: list[LoadedImage], mode: str) -> list[list[tuple[np.ndarray | None, np.ndarray | None, float]]]:
+    def _faces_of(
+        self, loaded: list[LoadedImage], mode: str
+    ) -> list[list[tuple[np.ndarray | None, np.ndarray | None, float]]]:
         """Per image: list of (box, landmarks, score); crops give one whole-image entry."""
-        take_whole = [mode == "crop" or (mode == "auto" and max(im.array.shape[:2]) <= AUTO_CROP_MAX_SIDE)
-                      for im in loaded]
+        take_whole = [
+            mode == "crop" or (mode == "auto" and max(im.array.shape[:2]) <= AUTO_CROP_MAX_SIDE) for im in loaded
+        ]
         faces: list[list[tuple[np.ndarray | None, np.ndarray | None, float]]] = [[] for _ in loaded]
         to_detect = [i for i, whole in enumerate(take_whole) if not whole]
         if to_detect:
@@ -154,7 +194,7 @@ class Extractor:
                 faces[i] = [(d.box, d.landmarks, d.score) for d in dets]
         for i, whole in enumerate(take_whole):
             if whole:
-                faces[i] = [(None, None, 1.0)]   # the whole image is the face; its box is set in _extract_chunk
+                faces[i] = [(None, None, 1.0)]  # the whole image is the face; its box is set in _extract_chunk
         return faces
 
     def _crop_all(self, loaded: list[LoadedImage], faces: list[list[tuple[Any, Any, float]]]) -> torch.Tensor:
@@ -164,23 +204,44 @@ class Extractor:
             for box, landmarks, _ in entries:
                 if box is None:
                     t = to_float_rgb(im.array).unsqueeze(0)
-                    crops.append(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True,
-                                               align_corners=False)[0] if t.shape[-2:] != (size, size) else t[0])
+                    crops.append(
+                        F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+                        if t.shape[-2:] != (size, size)
+                        else t[0]
+                    )
                 else:
                     crops.append(crop_face(im.array, box, landmarks, self.preprocess))
         return torch.stack(crops) if crops else torch.zeros(0, 3, size, size)
 
-    def extract(self, images: Any, faces: str = "auto", batch_size: int = 64, num_workers: int = 0,
-                show_progress_bar: bool | None = None, normalize: bool = False,
-                on_chunk: Callable[[Extraction], None] | None = None) -> Extraction:
+    def extract(
+        self,
+        images: Any,
+        faces: str = "auto",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        show_progress_bar: bool | None = None,
+        normalize: bool = False,
+        on_chunk: Callable[[Extraction], None] | None = None,
+    ) -> Extraction:
         """Embed every face of every image.
 
-        ``images``: a path, PIL image, numpy array (HxW gray or HxWx3 RGB, uint8), torch tensor, or an
-        iterable of these. ``faces``: ``"detect"`` finds every face with MTCNN (one row per face);
-        ``"crop"`` takes each image as one face crop; ``"auto"`` (default) takes images whose longer
-        side is at most 128 px as crops and detects in larger ones. An input with no face, or that
-        cannot be read, gives one row with ``status`` ``"no_face"`` / ``"error"`` and a NaN vector.
-        ``on_chunk`` receives each finished chunk of rows (what ``fever-embed`` writes incrementally).
+        An input with no face, or that cannot be read, gives one row with ``status`` ``"no_face"`` /
+        ``"error"`` and a NaN vector: never an exception in the middle of a batch.
+
+        Args:
+            images: a path, PIL image, numpy array (HxW gray or HxWx3 RGB, uint8), torch tensor, or
+                an iterable of these.
+            faces: ``"detect"`` finds every face with MTCNN (one row per face); ``"crop"`` takes each
+                image as one face crop; ``"auto"`` takes images whose longer side is at most 128 px
+                as crops and detects in larger ones.
+            batch_size: images decoded and faces embedded per step.
+            num_workers: threads that decode images in parallel (the vectors do not change).
+            show_progress_bar: a tqdm bar.
+            normalize: L2-normalise the vectors.
+            on_chunk: called with each finished chunk of rows (what ``fever-embed`` writes as it goes).
+
+        Returns:
+            An :class:`Extraction`: one row per face (or per failed input) and the (N, D) vectors.
         """
         if faces not in FACE_MODES:
             raise ValueError(f"faces must be one of {FACE_MODES}, not {faces!r}")
@@ -192,11 +253,13 @@ class Extractor:
         pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
         try:
             for start in range(0, len(items), batch_size):
-                chunk = self._extract_chunk(items[start:start + batch_size], start, faces, batch_size, normalize, pool)
+                chunk = self._extract_chunk(
+                    items[start : start + batch_size], start, faces, batch_size, normalize, pool
+                )
                 if on_chunk is not None:
                     on_chunk(chunk)
                 parts.append(chunk)
-                progress.update(len(items[start:start + batch_size]))
+                progress.update(len(items[start : start + batch_size]))
         finally:
             progress.close()
             if pool:
@@ -208,8 +271,15 @@ class Extractor:
         result.config_hash = self.config.config_hash()
         return result
 
-    def _extract_chunk(self, items: Sequence[Any], offset: int, mode: str, batch_size: int, normalize: bool,
-                       pool: ThreadPoolExecutor | None) -> Extraction:
+    def _extract_chunk(
+        self,
+        items: Sequence[Any],
+        offset: int,
+        mode: str,
+        batch_size: int,
+        normalize: bool,
+        pool: ThreadPoolExecutor | None,
+    ) -> Extraction:
         decoded = self._decode(items, offset, pool)
         good = [(offset + i, d) for i, d in enumerate(decoded) if isinstance(d, LoadedImage)]
         faces = self._faces_of([d for _, d in good], mode) if good else []
@@ -220,17 +290,32 @@ class Extractor:
         for (index, im), entries in zip(good, faces):
             note = "; ".join(im.notes) or None
             if not entries:
-                by_input[index] = [(Row(index, im.source, STATUS_NO_FACE, note=note,
-                                        error=f"{im.source}: no face found"), _nan(self.dim))]
+                by_input[index] = [
+                    (
+                        Row(index, im.source, STATUS_NO_FACE, note=note, error=f"{im.source}: no face found"),
+                        _nan(self.dim),
+                    )
+                ]
                 continue
             rows = []
             for face_no, (box, landmarks, score) in enumerate(entries):
                 if box is None:
                     h, w = im.array.shape[:2]
                     box = np.array([0, 0, w, h], np.float32)
-                rows.append((Row(index, im.source, face=face_no, box=np.asarray(box, np.float32),
-                                 landmarks=None if landmarks is None else np.asarray(landmarks, np.float32),
-                                 score=float(score), note=note), vectors[k]))
+                rows.append(
+                    (
+                        Row(
+                            index,
+                            im.source,
+                            face=face_no,
+                            box=np.asarray(box, np.float32),
+                            landmarks=None if landmarks is None else np.asarray(landmarks, np.float32),
+                            score=float(score),
+                            note=note,
+                        ),
+                        vectors[k],
+                    )
+                )
                 k += 1
             by_input[index] = rows
         for i, d in enumerate(decoded):
@@ -238,14 +323,27 @@ class Extractor:
                 logger.warning("%s", d)
                 by_input[offset + i] = [(Row(offset + i, d.source, STATUS_ERROR, error=str(d)), _nan(self.dim))]
         ordered = [pair for index in sorted(by_input) for pair in by_input[index]]
-        return Extraction(np.stack([v for _, v in ordered]).astype(np.float32) if ordered else
-                          np.zeros((0, self.dim), np.float32), [r for r, _ in ordered])
+        return Extraction(
+            np.stack([v for _, v in ordered]).astype(np.float32) if ordered else np.zeros((0, self.dim), np.float32),
+            [r for r, _ in ordered],
+        )
 
     # -- video -------------------------------------------------------------------------------------------
-    def extract_video(self, path: str | Path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
-                      batch_size: int = 64, normalize: bool = False, track_iou: float = 0.3, max_gap: int = 10,
-                      show_progress_bar: bool | None = None, input_index: int = 0,
-                      on_chunk: Callable[[Extraction], None] | None = None, detect_every: int = 1) -> Extraction:
+    def extract_video(
+        self,
+        path: str | Path,
+        every: int = 1,
+        fps: float | None = None,
+        max_frames: int | None = None,
+        batch_size: int = 64,
+        normalize: bool = False,
+        track_iou: float = 0.3,
+        max_gap: int = 10,
+        show_progress_bar: bool | None = None,
+        input_index: int = 0,
+        on_chunk: Callable[[Extraction], None] | None = None,
+        detect_every: int = 1,
+    ) -> Extraction:
         """Per-frame, per-face rows of a video, with frame index, timestamp and a track id.
 
         ``detect_every=k`` runs the full MTCNN detector on every k-th processed frame only and
@@ -255,6 +353,22 @@ class Extractor:
 
         A video with no face gives one ``no_face`` row; a file that cannot be decoded gives one
         ``error`` row (frames decoded before a failure are kept).
+
+        Args:
+            path: the video file.
+            every: keep every n-th frame.
+            fps: sample this many frames per second instead.
+            max_frames: stop after this many sampled frames.
+            batch_size: frames detected and faces embedded per step.
+            normalize: L2-normalise the vectors.
+            track_iou, max_gap: the tracker's overlap threshold and how many frames a track may miss.
+            show_progress_bar: a tqdm bar.
+            input_index: the ``input_index`` the rows carry.
+            on_chunk: called with each finished chunk of rows.
+            detect_every: full detection on every k-th sampled frame.
+
+        Returns:
+            An :class:`Extraction`, one row per face per frame.
         """
         source = str(path)
         parts: list[Extraction] = []
@@ -263,9 +377,16 @@ class Extractor:
         error: InputError | None = None
         frames = iter_video_frames(path, every=every, fps=fps, max_frames=max_frames)
         try:
-            for chunk, part in self.iter_video(frames, source, batch_size=batch_size, detect_every=detect_every,
-                                               track_iou=track_iou, max_gap=max_gap, input_index=input_index,
-                                               normalize=normalize):
+            for chunk, part in self.iter_video(
+                frames,
+                source,
+                batch_size=batch_size,
+                detect_every=detect_every,
+                track_iou=track_iou,
+                max_gap=max_gap,
+                input_index=input_index,
+                normalize=normalize,
+            ):
                 frames_seen += len(chunk)
                 if on_chunk is not None and len(part):
                     on_chunk(part)
@@ -281,7 +402,9 @@ class Extractor:
         if error is not None:
             tail.append(Row(input_index, source, STATUS_ERROR, error=str(error)))
         elif not len(result):
-            tail.append(Row(input_index, source, STATUS_NO_FACE, error=f"{source}: no face in {frames_seen} sampled frames"))
+            tail.append(
+                Row(input_index, source, STATUS_NO_FACE, error=f"{source}: no face in {frames_seen} sampled frames")
+            )
         if tail:
             extra = Extraction(np.stack([_nan(self.dim)] * len(tail)), tail)
             if on_chunk is not None:
@@ -289,9 +412,18 @@ class Extractor:
             result = Extraction.concat([result, extra], self.dim)
         return self._finish(result)
 
-    def iter_video(self, frames: Iterable["VideoFrame"], source: str, *, batch_size: int = 64, detect_every: int = 1,
-                   track_iou: float = 0.3, max_gap: int = 10, input_index: int = 0,
-                   normalize: bool = False) -> Iterator[tuple[list["VideoFrame"], Extraction]]:
+    def iter_video(
+        self,
+        frames: Iterable["VideoFrame"],
+        source: str,
+        *,
+        batch_size: int = 64,
+        detect_every: int = 1,
+        track_iou: float = 0.3,
+        max_gap: int = 10,
+        input_index: int = 0,
+        normalize: bool = False,
+    ) -> Iterator[tuple[list["VideoFrame"], Extraction]]:
         """Stream decoded frames in chunks of ``batch_size``: each chunk with the rows of its faces.
 
         The tracker and the key-frame follower carry over from chunk to chunk, so a live source
@@ -314,8 +446,19 @@ class Extractor:
                 ids = tracker.update(np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32))
                 for face_no, (det, track) in enumerate(zip(dets, ids)):
                     crops.append(crop_face(frame.array, det.box, det.landmarks, self.preprocess))
-                    rows.append(Row(input_index, source, face=face_no, box=det.box, landmarks=det.landmarks,
-                                    score=det.score, frame=frame.index, timestamp=frame.timestamp, track=track))
+                    rows.append(
+                        Row(
+                            input_index,
+                            source,
+                            face=face_no,
+                            box=det.box,
+                            landmarks=det.landmarks,
+                            score=det.score,
+                            frame=frame.index,
+                            timestamp=frame.timestamp,
+                            track=track,
+                        )
+                    )
             if not crops:
                 yield chunk, Extraction(np.zeros((0, self.dim), np.float32), [])
             else:
@@ -357,9 +500,18 @@ def _progress(total: int | None, unit: str, show: bool | None):
 _CACHE: dict[tuple[Any, ...], Extractor] = {}
 
 
-def get_extractor(model: str | Path | FeverModel | None = None, device: str = "auto", precision: str = "fp32",
-                  **kwargs: Any) -> Extractor:
-    """An :class:`Extractor`, cached per (model, device, precision) so repeated calls do not reload."""
+def get_extractor(
+    model: str | Path | FeverModel | None = None, device: str = "auto", precision: str = "fp32", **kwargs: Any
+) -> Extractor:
+    """An :class:`Extractor`, cached per (model, device, precision) so repeated calls do not reload.
+
+    Args:
+        model: preset name, model folder, Hub repo id or a :class:`FeverModel` (not cached).
+        device, precision, **kwargs: as for :class:`Extractor`.
+
+    Returns:
+        The extractor.
+    """
     if isinstance(model, FeverModel):
         return Extractor(model, device=device, precision=precision, **kwargs)
     key = (str(model or DEFAULT_MODEL), device, precision, tuple(sorted(kwargs.items())))
@@ -368,28 +520,88 @@ def get_extractor(model: str | Path | FeverModel | None = None, device: str = "a
     return _CACHE[key]
 
 
-def extract(images: Any, model: str | Path | FeverModel | None = None, *, faces: str = "auto", batch_size: int = 64,
-            num_workers: int = 0, show_progress_bar: bool | None = None, normalize: bool = False,
-            device: str = "auto", precision: str = "fp32", backend: str = "torch") -> Extraction:
-    """Expression vectors of every face in ``images`` (see :meth:`Extractor.extract`).
+def extract(
+    images: Any,
+    model: str | Path | FeverModel | None = None,
+    *,
+    faces: str = "auto",
+    batch_size: int = 64,
+    num_workers: int = 0,
+    show_progress_bar: bool | None = None,
+    normalize: bool = False,
+    device: str = "auto",
+    precision: str = "fp32",
+    backend: str = "torch",
+) -> Extraction:
+    """Expression vectors of every face in ``images``.
+
+    Args:
+        images: paths, PIL images, arrays, tensors, or an iterable of these (see :meth:`Extractor.extract`).
+        model: preset name, model folder or Hub repo id (default: the bundled default model).
+        faces, batch_size, num_workers, show_progress_bar, normalize: as in :meth:`Extractor.extract`.
+        device, precision, backend: as for :class:`Extractor`.
+
+    Returns:
+        An :class:`Extraction` with ``rows`` and ``vectors``.
 
     >>> import fever
     >>> out = fever.extract(["photo.jpg"], normalize=True)   # doctest: +SKIP
     >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
     """
     return get_extractor(model, device, precision, **({"backend": backend} if backend != "torch" else {})).extract(
-        images, faces=faces, batch_size=batch_size, num_workers=num_workers,
-        show_progress_bar=show_progress_bar, normalize=normalize)
+        images,
+        faces=faces,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        show_progress_bar=show_progress_bar,
+        normalize=normalize,
+    )
 
 
-def extract_video(path: str | Path, model: str | Path | FeverModel | None = None, *, every: int = 1,
-                  fps: float | None = None, max_frames: int | None = None, batch_size: int = 64,
-                  normalize: bool = False, device: str = "auto", precision: str = "fp32",
-                  show_progress_bar: bool | None = None, detect_every: int = 1) -> Extraction:
-    """Per-frame, per-face vectors of a video with tracks (see :meth:`Extractor.extract_video`)."""
+def extract_video(
+    path: str | Path,
+    model: str | Path | FeverModel | None = None,
+    *,
+    every: int = 1,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    batch_size: int = 64,
+    normalize: bool = False,
+    device: str = "auto",
+    precision: str = "fp32",
+    show_progress_bar: bool | None = None,
+    detect_every: int = 1,
+) -> Extraction:
+    """Per-frame, per-face vectors of a video, with track ids.
+
+    Args:
+        path: a video file (anything FFmpeg reads, HEVC included).
+        model: preset name, model folder or Hub repo id (default: the bundled default model).
+        every, fps, max_frames, batch_size, normalize, show_progress_bar, detect_every: as in
+            :meth:`Extractor.extract_video`.
+        device, precision: as for :class:`Extractor`.
+
+    Returns:
+        An :class:`Extraction` with frame, timestamp and track on every row.
+    """
     return get_extractor(model, device, precision).extract_video(
-        path, every=every, fps=fps, max_frames=max_frames, batch_size=batch_size, normalize=normalize,
-        show_progress_bar=show_progress_bar, detect_every=detect_every)
+        path,
+        every=every,
+        fps=fps,
+        max_frames=max_frames,
+        batch_size=batch_size,
+        normalize=normalize,
+        show_progress_bar=show_progress_bar,
+        detect_every=detect_every,
+    )
 
 
-__all__ = ["AUTO_CROP_MAX_SIDE", "DEFAULT_MODEL", "Extractor", "FeverError", "extract", "extract_video", "get_extractor"]
+__all__ = [
+    "AUTO_CROP_MAX_SIDE",
+    "DEFAULT_MODEL",
+    "Extractor",
+    "FeverError",
+    "extract",
+    "extract_video",
+    "get_extractor",
+]

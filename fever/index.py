@@ -5,11 +5,12 @@ Vectors are L2-normalised, so scores are cosine similarities. Kinds: ``exact`` (
 (compressed, trained on a sample) search by L2 distance, which ranks unit vectors as cosine does
 and is turned back into cosine (1 - d^2/2). Why L2 for IVF: on 1M expression vectors, faiss's coarse
 k-means and residual codes under inner product gave 0.33-0.51 10-recall@10 (an earlier version of
-``fever-bench-index scale``), under L2 0.87-0.96 (README, Similarity search). An index folder holds ``index.faiss``, ``ids.parquet`` and
-``manifest.json`` (model, revision, dimension, kind, count, checksums); it is written into a
-temporary folder and renamed into place, and loading verifies the checksums, so a half-written or
-damaged index never loads.
+``fever-bench-index scale``), under L2 0.87-0.96 (README, Similarity search). An index folder holds
+``index.faiss``, ``ids.parquet`` and ``manifest.json`` (model, revision, dimension, kind, count,
+checksums); it is written into a temporary folder and renamed into place, and loading verifies the
+checksums, so a half-written or damaged index never loads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,15 @@ KINDS = ("exact", "ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw")
 L2_KINDS = ("ivfpq", "opq-ivfpq", "pca-ivfpq")
 INDEX_FILE, IDS_FILE, MANIFEST_FILE = "index.faiss", "ids.parquet", "manifest.json"
 ID_COLUMNS = ("id", "path", "frame", "face", "box")
-ID_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string()), ("frame", pa.int32()), ("face", pa.int32()),
-                       ("box", pa.list_(pa.float32(), 4))])
+ID_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("path", pa.string()),
+        ("frame", pa.int32()),
+        ("face", pa.int32()),
+        ("box", pa.list_(pa.float32(), 4)),
+    ]
+)
 
 
 class FeverIndexError(FeverError):
@@ -79,7 +87,9 @@ def unit_vectors(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
         raise FeverIndexError(f"{what} have dimension {x.shape[1]}, the index has {dim}")
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
-        raise FeverIndexError(f"{what} contain NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])})")
+        raise FeverIndexError(
+            f"{what} contain NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])})"
+        )
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if (norms == 0).any():
         raise FeverIndexError(f"{what} contain all-zero rows, which have no direction to compare")
@@ -106,19 +116,40 @@ class SearchResult:
 
     ids: list[list[str]]
     scores: np.ndarray
-    rows: np.ndarray          # positions in the index's id table
+    rows: np.ndarray  # positions in the index's id table
     table: pa.Table
 
     def neighbours(self, q: int) -> list[dict[str, Any]]:
-        return [{**self.table.slice(int(r), 1).to_pylist()[0], "score": float(s)}
-                for r, s in zip(self.rows[q], self.scores[q])]
+        return [
+            {**self.table.slice(int(r), 1).to_pylist()[0], "score": float(s)}
+            for r, s in zip(self.rows[q], self.scores[q])
+        ]
 
 
 class Index:
-    """A faiss index of expression vectors plus the table that says whose each vector is."""
+    """A faiss index of expression vectors plus the table that says whose each vector is.
 
-    def __init__(self, dim: int, kind: str = "exact", *, model: str = "", config_hash: str = "", revision: str = "",
-                 nlist: int | None = None, m: int = 32, nprobe: int = 32, ef_search: int = 128) -> None:
+    Args:
+        dim: vector dimension.
+        kind: ``exact``, ``ivfpq``, ``opq-ivfpq``, ``pca-ivfpq`` or ``hnsw``.
+        model, config_hash, revision: the model whose vectors these are (queries must match).
+        nlist: IVF lists (default 4 sqrt(n)); m: code bytes per vector of compressed kinds.
+        nprobe: IVF lists visited per query; ef_search: HNSW search breadth.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        kind: str = "exact",
+        *,
+        model: str = "",
+        config_hash: str = "",
+        revision: str = "",
+        nlist: int | None = None,
+        m: int = 32,
+        nprobe: int = 32,
+        ef_search: int = 128,
+    ) -> None:
         if kind not in KINDS:
             raise FeverIndexError(f"kind must be one of {KINDS}, not {kind!r}")
         self.dim, self.kind = dim, kind
@@ -126,14 +157,32 @@ class Index:
         self.nlist, self.m, self.nprobe, self.ef_search = nlist, m, nprobe, ef_search
         self.faiss_index: Any = None
         self.factory = ""
-        self.trained_on = 0          # vectors the quantisers were trained on (0: nothing to train)
+        self.trained_on = 0  # vectors the quantisers were trained on (0: nothing to train)
         self.ids = _ids_table(None, 0, 0)
 
     # -- building -------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: Sequence[Any] | pa.Table | None = None, kind: str = "exact",
-              train_size: int = 200_000, seed: int = 0, **kwargs: Any) -> "Index":
-        """Index ``vectors`` (n, dim); compressed kinds train their quantiser on a sample first."""
+    def build(
+        cls,
+        vectors: np.ndarray,
+        ids: Sequence[Any] | pa.Table | None = None,
+        kind: str = "exact",
+        train_size: int = 200_000,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> "Index":
+        """Index ``vectors``; compressed kinds train their quantiser on a sample first.
+
+        Args:
+            vectors: (n, dim) float array.
+            ids: one id per vector, or a table with an ``id`` column (default: row numbers).
+            kind: the index kind.
+            train_size, seed: the training sample of compressed kinds.
+            **kwargs: as for :class:`Index`.
+
+        Returns:
+            The filled index.
+        """
         x = np.asarray(vectors, dtype=np.float32)
         if x.ndim != 2 or len(x) == 0:
             raise FeverIndexError(f"cannot build an index from an array of shape {x.shape}: need (n > 0, dim)")
@@ -144,7 +193,16 @@ class Index:
 
     @classmethod
     def from_parquet(cls, paths: Sequence[str | Path], kind: str = "exact", **kwargs: Any) -> "Index":
-        """Build from ``fever-embed`` outputs: ids are ``path#frame#face``, rows without a face are left out."""
+        """Build from ``fever-embed`` outputs: ids are ``path#frame#face``, rows without a face are left out.
+
+        Args:
+            paths: parquet files written by ``fever-embed`` with one model.
+            kind: the index kind.
+            **kwargs: as for :meth:`build`.
+
+        Returns:
+            The filled index, tied to the files' model.
+        """
         from .parquet import embeddings, read_metadata
 
         tables, metas = [], []
@@ -156,16 +214,29 @@ class Index:
                 raise FeverIndexError(f"{p}: cannot read as a fever-embed parquet file ({exc})") from None
         hashes = {m.get("fever.config_hash") for m in metas}
         if len(hashes) > 1:
-            raise FeverIndexError(f"the parquet files come from different models (config hashes {sorted(map(str, hashes))})")
+            raise FeverIndexError(
+                f"the parquet files come from different models (config hashes {sorted(map(str, hashes))})"
+            )
         table = pa.concat_tables(tables)
         table = table.filter(pa.compute.equal(table.column("status"), STATUS_OK))
         if table.num_rows == 0:
             raise FeverIndexError(f"no face vectors in {', '.join(map(str, paths))}")
-        ids = pa.table({
-            "id": [f"{p}#{f}#{c}" for p, f, c in zip(table.column("path").to_pylist(), table.column("frame").to_pylist(),
-                                                      table.column("face").to_pylist())],
-            "path": table.column("path"), "frame": table.column("frame"), "face": table.column("face"),
-            "box": table.column("box")})
+        ids = pa.table(
+            {
+                "id": [
+                    f"{p}#{f}#{c}"
+                    for p, f, c in zip(
+                        table.column("path").to_pylist(),
+                        table.column("frame").to_pylist(),
+                        table.column("face").to_pylist(),
+                    )
+                ],
+                "path": table.column("path"),
+                "frame": table.column("frame"),
+                "face": table.column("face"),
+                "box": table.column("box"),
+            }
+        )
         meta = metas[0]
         kwargs.setdefault("model", meta.get("fever.model", ""))
         kwargs.setdefault("config_hash", meta.get("fever.config_hash", ""))
@@ -174,7 +245,13 @@ class Index:
 
     def train(self, vectors: np.ndarray, train_size: int = 200_000, seed: int = 0) -> None:
         """Train the quantisers on a sample of ``vectors``: ``train_size`` of them, or 10 per IVF
-        list when that is more (k-means needs several points per centroid)."""
+        list when that is more (k-means needs several points per centroid).
+
+        Args:
+            vectors: (n, dim) float array.
+            train_size: the sample size.
+            seed: the sample's seed.
+        """
         import faiss
 
         x = unit_vectors(vectors, self.dim, "training vectors")
@@ -192,8 +269,10 @@ class Index:
         if not index.is_trained:
             need = max(lists, 256)  # k-means of the coarse quantiser and of the 256-entry PQ codebooks
             if len(x) < need:
-                raise FeverIndexError(f"kind {self.kind!r} ({self.factory}) needs at least {need} vectors to train its "
-                                  f"quantiser; got {len(x)}. Use kind='exact' for small collections.")
+                raise FeverIndexError(
+                    f"kind {self.kind!r} ({self.factory}) needs at least {need} vectors to train its "
+                    f"quantiser; got {len(x)}. Use kind='exact' for small collections."
+                )
             index.train(x)
             self.trained_on = len(x)
         self.faiss_index = index
@@ -217,7 +296,12 @@ class Index:
             ps.set_index_parameter(self.faiss_index, "efSearch", self.ef_search)
 
     def add(self, vectors: np.ndarray, ids: Sequence[Any] | pa.Table | None = None) -> None:
-        """Add vectors (and their ids) to a trained index; can be called again later."""
+        """Add vectors (and their ids) to a trained index; can be called again later.
+
+        Args:
+            vectors: (n, dim) float array.
+            ids: one id per vector, or a table with an ``id`` column (default: running numbers).
+        """
         if self.faiss_index is None:
             self.train(vectors)
         x = unit_vectors(vectors, self.dim, "vectors to add")
@@ -230,8 +314,17 @@ class Index:
 
     # -- searching ------------------------------------------------------------------------------------
     def search(self, queries: Any, k: int = 10, model: Any = None) -> SearchResult:
-        """Nearest neighbours of query vectors (a 1-D or 2-D float array), or of images (paths, PIL
-        images, uint8 arrays) embedded with the index's model; :meth:`search_images` is explicit."""
+        """Nearest neighbours of query vectors, or of images embedded with the index's model.
+
+        Args:
+            queries: a 1-D or 2-D float array of vectors, or images (paths, PIL images, uint8
+                arrays; :meth:`search_images` is the explicit form).
+            k: neighbours per query.
+            model: the index's model, when it cannot be found by its name.
+
+        Returns:
+            A :class:`SearchResult`: cosine scores, row numbers and the id table.
+        """
         if len(self) == 0:
             raise FeverIndexError("the index is empty: add vectors before searching")
         if not 1 <= k <= len(self):
@@ -242,8 +335,8 @@ class Index:
         x = unit_vectors(vectors, self.dim, "queries")
         scores, rows = self.faiss_index.search(x, k)
         if self.faiss_index.metric_type == faiss.METRIC_L2:
-            scores = 1 - scores / 2          # squared L2 between unit vectors -> cosine
-        scores[rows < 0] = -np.inf           # fewer than k found in the lists searched
+            scores = 1 - scores / 2  # squared L2 between unit vectors -> cosine
+        scores[rows < 0] = -np.inf  # fewer than k found in the lists searched
         flat = self.ids.column("id").to_pylist()
         return SearchResult([[flat[r] if r >= 0 else "" for r in row] for row in rows], scores, rows, self.ids)
 
@@ -255,15 +348,17 @@ class Index:
         from .extractor import Extractor
 
         extractor = model if isinstance(model, Extractor) else Extractor(model or self.model)
-        self.check_model(extractor)     # before spending time on extraction
+        self.check_model(extractor)  # before spending time on extraction
         return self.embed_queries_from(extractor.extract(images), extractor)
 
     def check_model(self, extractor: Any) -> None:
         got = extractor.config.config_hash()
         if self.config_hash and got != self.config_hash:
-            raise FeverIndexError(f"the index was built with model {self.model!r} (config {self.config_hash}); "
-                                  f"queries were embedded with {extractor.config.name!r} (config {got}). "
-                                  "Use the index's model for queries.")
+            raise FeverIndexError(
+                f"the index was built with model {self.model!r} (config {self.config_hash}); "
+                f"queries were embedded with {extractor.config.name!r} (config {got}). "
+                "Use the index's model for queries."
+            )
 
     def embed_queries_from(self, result: Any, extractor: Any) -> np.ndarray:
         """The face vectors of an :class:`~fever.Extraction`, after checking its model is the index's."""
@@ -276,13 +371,33 @@ class Index:
     def manifest(self) -> dict[str, Any]:
         from . import __version__
 
-        return {"format": "fever-index", "version": 1, "fever_version": __version__, "model": self.model,
-                "revision": self.revision, "config_hash": self.config_hash, "dim": self.dim, "kind": self.kind,
-                "factory": self.factory, "count": len(self), "nprobe": self.nprobe, "ef_search": self.ef_search,
-                "m": self.m, "nlist": self.nlist, "trained_on": self.trained_on}
+        return {
+            "format": "fever-index",
+            "version": 1,
+            "fever_version": __version__,
+            "model": self.model,
+            "revision": self.revision,
+            "config_hash": self.config_hash,
+            "dim": self.dim,
+            "kind": self.kind,
+            "factory": self.factory,
+            "count": len(self),
+            "nprobe": self.nprobe,
+            "ef_search": self.ef_search,
+            "m": self.m,
+            "nlist": self.nlist,
+            "trained_on": self.trained_on,
+        }
 
     def save(self, folder: str | Path) -> Path:
-        """Write the folder atomically: a reader sees the old index or the new one, never a mix."""
+        """Write the folder atomically: a reader sees the old index or the new one, never a mix.
+
+        Args:
+            folder: the index folder to write.
+
+        Returns:
+            The folder.
+        """
         import faiss
 
         if self.faiss_index is None:
@@ -306,6 +421,14 @@ class Index:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Index":
+        """Read an index folder, verifying every file against the manifest's checksums.
+
+        Args:
+            folder: a folder written by :meth:`save`.
+
+        Returns:
+            The index.
+        """
         import faiss
 
         folder = Path(folder)
@@ -322,14 +445,28 @@ class Index:
             raise FeverIndexError(f"{folder / MANIFEST_FILE}: not a fever index manifest")
         for name, digest in manifest.get("checksums", {}).items():
             if _sha256(folder / name) != digest:
-                raise FeverIndexError(f"{folder / name}: checksum does not match the manifest (corrupt or changed file)")
-        index = cls(manifest["dim"], manifest["kind"], model=manifest["model"], config_hash=manifest["config_hash"],
-                    revision=manifest["revision"], nlist=manifest["nlist"], m=manifest["m"], nprobe=manifest["nprobe"],
-                    ef_search=manifest["ef_search"])
+                raise FeverIndexError(
+                    f"{folder / name}: checksum does not match the manifest (corrupt or changed file)"
+                )
+        index = cls(
+            manifest["dim"],
+            manifest["kind"],
+            model=manifest["model"],
+            config_hash=manifest["config_hash"],
+            revision=manifest["revision"],
+            nlist=manifest["nlist"],
+            m=manifest["m"],
+            nprobe=manifest["nprobe"],
+            ef_search=manifest["ef_search"],
+        )
         index.factory, index.trained_on = manifest["factory"], manifest.get("trained_on", 0)
         index.faiss_index = faiss.read_index(str(folder / INDEX_FILE))
         index.ids = pq.read_table(folder / IDS_FILE)
-        if len(index) != manifest["count"] or index.ids.num_rows != manifest["count"] or index.faiss_index.d != index.dim:
+        if (
+            len(index) != manifest["count"]
+            or index.ids.num_rows != manifest["count"]
+            or index.faiss_index.d != index.dim
+        ):
             raise FeverIndexError(f"{folder}: the index, the id table and the manifest disagree on size or dimension")
         index._apply_search_params()
         return index

@@ -1,4 +1,5 @@
 """Expanding command-line paths into the list of inputs a batch job processes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from .io.video import VIDEO_EXTENSIONS
 @dataclass(frozen=True)
 class InputFile:
     path: str
-    kind: str               # "image", "video" or "skip"
+    kind: str  # "image", "video" or "skip"
     reason: str | None = None
 
 

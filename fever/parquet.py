@@ -5,6 +5,7 @@ temporary name and then renamed, so a part is either complete or absent. When th
 parts are merged into ``OUT`` the same way. ``--resume`` reads the parts, skips the inputs they
 already hold and carries on: every input ends up exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 from .errors import FeverError
 from .result import STATUS_SKIPPED, Row, rows_to_table, schema  # noqa: F401  (re-exported)
+
 
 def embeddings(table: pa.Table) -> np.ndarray:
     """The embedding column as an (N, D) float32 array (NaN rows where there is no face)."""
@@ -50,17 +52,24 @@ class PartWriter:
         manifest = self.parts / "manifest.json"
         if self.parts.exists() and not resume:
             if not overwrite:
-                raise FeverError(f"{self.parts}: an unfinished run is there; pass --resume to finish it or --overwrite to start again")
+                raise FeverError(
+                    f"{self.parts}: an unfinished run is there; "
+                    "pass --resume to finish it or --overwrite to start again"
+                )
             shutil.rmtree(self.parts)
         if self.out.exists() and not (resume or overwrite):
-            raise FeverError(f"{self.out}: exists; pass --resume to add the missing inputs or --overwrite to replace it")
+            raise FeverError(
+                f"{self.out}: exists; pass --resume to add the missing inputs or --overwrite to replace it"
+            )
         self.parts.mkdir(parents=True, exist_ok=True)
         if manifest.exists():
             saved = json.loads(manifest.read_text())
             if saved.get("fever.config_hash") != metadata.get("fever.config_hash"):
-                raise FeverError(f"{self.parts}: was started with model {saved.get('fever.model')} "
-                                 f"(config {saved.get('fever.config_hash')}), not {metadata.get('fever.model')} "
-                                 f"({metadata.get('fever.config_hash')}); resume with the same model or use --overwrite")
+                raise FeverError(
+                    f"{self.parts}: was started with model {saved.get('fever.model')} "
+                    f"(config {saved.get('fever.config_hash')}), not {metadata.get('fever.model')} "
+                    f"({metadata.get('fever.config_hash')}); resume with the same model or use --overwrite"
+                )
         else:
             manifest.write_text(json.dumps(metadata, indent=2))
         for stale in self.parts.glob("*.tmp"):
@@ -74,8 +83,10 @@ class PartWriter:
     def _check_compatible(self, sch: pa.Schema, where: Path) -> None:
         meta = {k.decode(): v.decode() for k, v in (sch.metadata or {}).items()}
         if meta.get("fever.config_hash") not in (None, self.metadata.get("fever.config_hash")):
-            raise FeverError(f"{where}: was written by model {meta.get('fever.model')} (config {meta.get('fever.config_hash')}); "
-                             "resume with the same model or use --overwrite")
+            raise FeverError(
+                f"{where}: was written by model {meta.get('fever.model')} (config {meta.get('fever.config_hash')}); "
+                "resume with the same model or use --overwrite"
+            )
 
     def done_paths(self) -> set[str]:
         done: set[str] = set()

@@ -3,6 +3,7 @@
 A model's ``config.json`` stores a :class:`PreprocessConfig`; :func:`to_model_input` applies it, so a
 user never hard-codes input size, normalisation, colour handling or crop margin.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -79,8 +80,13 @@ def to_model_input(crops: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
         x = to_gray(x).expand(-1, 3, -1, -1)
     size = cfg.input_size
     if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode=cfg.interpolation, align_corners=False,
-                          antialias=cfg.interpolation in ("bilinear", "bicubic"))
+        x = F.interpolate(
+            x,
+            size=(size, size),
+            mode=cfg.interpolation,
+            align_corners=False,
+            antialias=cfg.interpolation in ("bilinear", "bicubic"),
+        )
     mean = torch.tensor(cfg.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std

@@ -1,4 +1,5 @@
 """The rows that extraction produces: one per face, plus one per input without a usable face."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ import pyarrow as pa
 STATUS_OK = "ok"
 STATUS_NO_FACE = "no_face"
 STATUS_ERROR = "error"
-STATUS_SKIPPED = "skipped"       # a file in a folder that is neither an image nor a video
+STATUS_SKIPPED = "skipped"  # a file in a folder that is neither an image nor a video
 
 
 @dataclass
@@ -20,13 +21,13 @@ class Row:
     input_index: int
     source: str
     status: str = STATUS_OK
-    face: int = -1                      # face number within the image or frame; -1 for no-face / error rows
-    box: np.ndarray | None = None       # x1, y1, x2, y2 in pixels of the input
+    face: int = -1  # face number within the image or frame; -1 for no-face / error rows
+    box: np.ndarray | None = None  # x1, y1, x2, y2 in pixels of the input
     landmarks: np.ndarray | None = None
-    score: float = float("nan")         # detection probability (1.0 for inputs taken as face crops)
-    frame: int = -1                     # video frame index; -1 for still images
-    timestamp: float = float("nan")     # seconds, videos only
-    track: int = -1                     # id following one person across frames (videos)
+    score: float = float("nan")  # detection probability (1.0 for inputs taken as face crops)
+    frame: int = -1  # video frame index; -1 for still images
+    timestamp: float = float("nan")  # seconds, videos only
+    track: int = -1  # id following one person across frames (videos)
     error: str | None = None
     note: str | None = None
 
@@ -60,7 +61,9 @@ class Extraction:
 
     def valid(self) -> "Extraction":
         keep = self.ok
-        return Extraction(self.vectors[keep], [r for r, k in zip(self.rows, keep) if k], self.model_name, self.config_hash)
+        return Extraction(
+            self.vectors[keep], [r for r, k in zip(self.rows, keep) if k], self.model_name, self.config_hash
+        )
 
     def column(self, name: str) -> list[Any]:
         return [getattr(r, name) for r in self.rows]
@@ -74,26 +77,33 @@ class Extraction:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Extraction(np.zeros((0, dim), np.float32), [])
-        return Extraction(np.concatenate([p.vectors for p in parts]), [r for p in parts for r in p.rows],
-                          parts[0].model_name, parts[0].config_hash)
+        return Extraction(
+            np.concatenate([p.vectors for p in parts]),
+            [r for p in parts for r in p.rows],
+            parts[0].model_name,
+            parts[0].config_hash,
+        )
 
 
 def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
     """The columns of a fever-embed parquet file (one row per face), with file metadata."""
-    return pa.schema([
-        ("path", pa.string()),
-        ("frame", pa.int32()),
-        ("timestamp", pa.float64()),
-        ("face", pa.int32()),
-        ("track", pa.int32()),
-        ("box", pa.list_(pa.float32(), 4)),
-        ("landmarks", pa.list_(pa.float32(), 10)),
-        ("score", pa.float32()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("note", pa.string()),
-        ("embedding", pa.list_(pa.float32(), dim)),
-    ], metadata={k.encode(): v.encode() for k, v in (metadata or {}).items()})
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("frame", pa.int32()),
+            ("timestamp", pa.float64()),
+            ("face", pa.int32()),
+            ("track", pa.int32()),
+            ("box", pa.list_(pa.float32(), 4)),
+            ("landmarks", pa.list_(pa.float32(), 10)),
+            ("score", pa.float32()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("note", pa.string()),
+            ("embedding", pa.list_(pa.float32(), dim)),
+        ],
+        metadata={k.encode(): v.encode() for k, v in (metadata or {}).items()},
+    )
 
 
 def _fixed(values: list[np.ndarray | None], width: int) -> pa.Array:

@@ -1,5 +1,6 @@
 """IoU tracking: give the same id to the face that stays in (about) the same place across frames,
 so that temporal probes get one sequence per person."""
+
 from __future__ import annotations
 
 import numpy as np

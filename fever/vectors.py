@@ -1,4 +1,5 @@
 """Small numerics on rows of expression vectors, in one place."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ A probe learns from frozen expression vectors. Subclasses implement ``fit``, ``p
 ``save(dir)`` writes ``probe.json`` + ``probe.safetensors`` and :func:`probes.load` reads them
 back without unpickling anything.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,17 @@ def check_vectors(x: Any, dim: int | None = None, what: str = "vectors") -> np.n
     if arr.ndim != 2:
         raise ProbeError(f"{what} must be a 2-D array (n, dim), got shape {arr.shape}")
     if dim is not None and arr.shape[1] != dim:
-        raise ProbeError(f"{what} have dimension {arr.shape[1]} but the probe was fitted on dimension {dim}; "
-                         "use vectors from the same fever model")
+        raise ProbeError(
+            f"{what} have dimension {arr.shape[1]} but the probe was fitted on dimension {dim}; "
+            "use vectors from the same fever model"
+        )
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
-        raise ProbeError(f"{what} contain NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])}); "
-                         "drop rows without a face (status != 'ok') first")
+        raise ProbeError(
+            f"{what} contain NaN or infinite values in {int(bad.sum())} rows "
+            f"(first: row {int(np.flatnonzero(bad)[0])}); "
+            "drop rows without a face (status != 'ok') first"
+        )
     return arr
 
 
@@ -65,7 +71,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def load(folder: str | Path) -> Probe:
-    """Rebuild a saved probe (any registered kind) from its folder."""
+    """Rebuild a saved probe (any registered kind) from its folder; nothing is unpickled.
+
+    Args:
+        folder: a folder written by ``Probe.save`` (``probe.json`` + ``probe.safetensors``).
+
+    Returns:
+        The fitted probe.
+    """
     from safetensors.numpy import load_file
 
     from .registry import create

@@ -7,6 +7,7 @@ zeros; the metric is S = 0.33 accuracy + 0.67 macro-F1 over frames. Option (pape
 a multi-label sigmoid loss whose per-class weights are inversely proportional to class frequency.
 Frames labelled -1 (Aff-Wild2's "unlabelled") are left out of the loss and of the metric.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -34,24 +35,48 @@ class _ClipNet(nn.Module):
 
 @register("blstm-clip")
 class BlstmClipProbe(Probe):
-    def __init__(self, n_classes: int = 7, clip: int = 8, hidden: int = 128, layers: int = 1, lr: float = 1e-3,
-                 batch_size: int = 32, max_epochs: int = 200, patience: int = 20, steps_per_epoch: int = 20,
-                 loss: str = "softmax", val_fraction: float = 0.2, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_classes: int = 7,
+        clip: int = 8,
+        hidden: int = 128,
+        layers: int = 1,
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        max_epochs: int = 200,
+        patience: int = 20,
+        steps_per_epoch: int = 20,
+        loss: str = "softmax",
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
         self.n_classes, self.clip, self.hidden, self.layers = n_classes, clip, hidden, layers
         self.lr, self.batch_size, self.max_epochs, self.patience = lr, batch_size, max_epochs, patience
         self.steps_per_epoch, self.loss, self.val_fraction, self.seed = steps_per_epoch, loss, val_fraction, seed
 
-    def fit(self, X: Sequence[Any], y: Sequence[Any], X_val: Sequence[Any] | None = None,
-            y_val: Sequence[Any] | None = None) -> "BlstmClipProbe":
+    def fit(
+        self, X: Sequence[Any], y: Sequence[Any], X_val: Sequence[Any] | None = None, y_val: Sequence[Any] | None = None
+    ) -> "BlstmClipProbe":
         if self.loss not in ("softmax", "sigmoid"):
             raise ProbeError(f"loss must be 'softmax' or 'sigmoid', not {self.loss!r}")
         seqs = check_sequences(X, min_length=self.clip, what="videos")
-        seqs, labels, vseqs, vlabels = train_validation(seqs, self._check_labels(seqs, y), X_val, y_val, self._check_labels,
-                                                        self.val_fraction, self.seed, "blstm-clip", "videos")
+        seqs, labels, vseqs, vlabels = train_validation(
+            seqs,
+            self._check_labels(seqs, y),
+            X_val,
+            y_val,
+            self._check_labels,
+            self.val_fraction,
+            self.seed,
+            "blstm-clip",
+            "videos",
+        )
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.dim_ = seqs[0].shape[1]
-        counts = np.bincount(np.concatenate(labels)[np.concatenate(labels) >= 0], minlength=self.n_classes).astype(np.float64)
+        counts = np.bincount(np.concatenate(labels)[np.concatenate(labels) >= 0], minlength=self.n_classes).astype(
+            np.float64
+        )
         # inverse class frequency (classes absent from training get the largest weight seen)
         inv = np.where(counts > 0, counts.sum() / np.maximum(counts, 1), 0)
         inv[counts == 0] = inv.max() if inv.max() > 0 else 1
@@ -79,8 +104,8 @@ class BlstmClipProbe(Probe):
         for _ in range(self.batch_size):
             i = rng.integers(len(seqs))
             start = rng.integers(0, len(seqs[i]) - self.clip + 1)
-            xs.append(seqs[i][start:start + self.clip])
-            ts.append(labels[i][start:start + self.clip])
+            xs.append(seqs[i][start : start + self.clip])
+            ts.append(labels[i][start : start + self.clip])
         return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts))
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -120,7 +145,9 @@ class BlstmClipProbe(Probe):
         for i, (s, t) in enumerate(zip(seqs, y)):
             arr = np.asarray(t, np.int64)
             if arr.shape != (len(s),):
-                raise ProbeError(f"labels[{i}] has shape {arr.shape}; expected ({len(s)},): one class per frame (-1 = unlabelled)")
+                raise ProbeError(
+                    f"labels[{i}] has shape {arr.shape}; expected ({len(s)},): one class per frame (-1 = unlabelled)"
+                )
             if arr.max(initial=-1) >= self.n_classes or arr.min(initial=0) < -1:
                 raise ProbeError(f"labels[{i}] has classes outside 0..{self.n_classes - 1} (or -1 for unlabelled)")
             out.append(arr)
@@ -131,8 +158,10 @@ class BlstmClipProbe(Probe):
         seqs = check_sequences(X, self.dim_, what="videos")
         if self.loss == "sigmoid":
             return [1 / (1 + np.exp(-z)) for z in self._logits(seqs)]
-        return [np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
-                for z in self._logits(seqs)]
+        return [
+            np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
+            for z in self._logits(seqs)
+        ]
 
     def predict(self, X: Sequence[Any]) -> list[np.ndarray]:
         return [p.argmax(1) for p in self.predict_proba(X)]
@@ -149,8 +178,11 @@ class BlstmClipProbe(Probe):
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._check_fitted()
-        return {**module_state(self.net_), "class_weights": self.class_weights_}, {"dim": self.dim_, "val_s": self.val_s_,
-                                                                                    "best_epoch": self.best_epoch_}
+        return {**module_state(self.net_), "class_weights": self.class_weights_}, {
+            "dim": self.dim_,
+            "val_s": self.val_s_,
+            "best_epoch": self.best_epoch_,
+        }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.dim_ = extra["dim"]

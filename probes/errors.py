@@ -4,6 +4,7 @@
 core (``fever.errors``), training (``distill``) and tools can all derive from it; ``fever.FeverError``
 is the same class.
 """
+
 from __future__ import annotations
 
 

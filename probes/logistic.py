@@ -4,6 +4,7 @@ scikit-learn logistic regression on standardised vectors, C = 10000 by default, 
 re-weighted to equal representation (as the paper does for AffectNet). Prediction runs on the
 stored coefficients with numpy, so a saved probe needs no pickle.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,7 +43,7 @@ class LogisticProbe(Probe):
         with threadpool_limits(limits=1, user_api="blas"):
             clf.fit((x - self.mean_) / self.scale_, labels)
         coef, intercept = clf.coef_, clf.intercept_
-        if len(self.classes_) == 2:          # sklearn's binary form -> the 2-class softmax form
+        if len(self.classes_) == 2:  # sklearn's binary form -> the 2-class softmax form
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         self.coef_, self.intercept_ = coef.astype(np.float64), intercept.astype(np.float64)
@@ -61,7 +62,7 @@ class LogisticProbe(Probe):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
-        best = self.decision_function(X).argmax(axis=1)   # checks fitted and input first
+        best = self.decision_function(X).argmax(axis=1)  # checks fitted and input first
         return self.classes_[best]
 
     def score(self, X: Any, y: Sequence[Any]) -> float:
@@ -75,9 +76,13 @@ class LogisticProbe(Probe):
         index = {c: i for i, c in enumerate(self.classes_)}
         t = np.array([index[c] for c in labels])
         p = np.array([index[c] for c in pred])
-        return {"accuracy": float((t == p).mean()), "macro_f1": macro_f1(t, p, len(self.classes_)),
-                "confusion_matrix": confusion_matrix(t, p, len(self.classes_)).tolist(),
-                "classes": [str(c) for c in self.classes_], "n": int(len(t))}
+        return {
+            "accuracy": float((t == p).mean()),
+            "macro_f1": macro_f1(t, p, len(self.classes_)),
+            "confusion_matrix": confusion_matrix(t, p, len(self.classes_)).tolist(),
+            "classes": [str(c) for c in self.classes_],
+            "n": int(len(t)),
+        }
 
     def plot_confusion(self, X: Any, y: Sequence[Any], out: str | Path, normalise: bool = True) -> Path:
         """The confusion matrix as a PNG (needs matplotlib: ``pip install fever[plot]``)."""
@@ -110,8 +115,10 @@ class LogisticProbe(Probe):
         labels = np.asarray(y)
         unseen = sorted(set(labels.tolist()) - set(self.classes_.tolist()), key=str)
         if unseen:
-            raise ProbeError(f"labels {unseen} never appeared in training (the probe knows {self.classes_.tolist()}); "
-                             "it cannot predict them: drop those rows or refit with them")
+            raise ProbeError(
+                f"labels {unseen} never appeared in training (the probe knows {self.classes_.tolist()}); "
+                "it cannot predict them: drop those rows or refit with them"
+            )
         return labels
 
     def _check_fitted(self) -> None:
@@ -120,8 +127,10 @@ class LogisticProbe(Probe):
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._check_fitted()
-        return ({"coef": self.coef_, "intercept": self.intercept_, "mean": self.mean_, "scale": self.scale_},
-                {"classes": self.classes_.tolist(), "n_features_in": int(self.n_features_in_)})
+        return (
+            {"coef": self.coef_, "intercept": self.intercept_, "mean": self.mean_, "scale": self.scale_},
+            {"classes": self.classes_.tolist(), "n_features_in": int(self.n_features_in_)},
+        )
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]

@@ -7,6 +7,7 @@ validation CCC with early stopping, then the post-processing chain (median filte
 searched between 0.04 s and 20 s, centring, scaling, time shift of 0.04 s to 10 s), each step
 kept only if it raises validation CCC and then applied unchanged to new data.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -55,21 +56,44 @@ class LstmVAProbe(Probe):
     """Targets are (T, 2) arrays of (valence, arousal) in [-1, 1] per frame; ``fps`` converts the
     post-processing windows from seconds to frames."""
 
-    def __init__(self, hidden: int = 128, layers: int = 2, dropout: float = 0.1, window: int = 64, batch_size: int = 16,
-                 lr: float = 1e-3, max_epochs: int = 200, patience: int = 20, steps_per_epoch: int = 20,
-                 fps: float = 25.0, postprocess: bool = True, val_fraction: float = 0.2, seed: int = 0) -> None:
+    def __init__(
+        self,
+        hidden: int = 128,
+        layers: int = 2,
+        dropout: float = 0.1,
+        window: int = 64,
+        batch_size: int = 16,
+        lr: float = 1e-3,
+        max_epochs: int = 200,
+        patience: int = 20,
+        steps_per_epoch: int = 20,
+        fps: float = 25.0,
+        postprocess: bool = True,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
         self.hidden, self.layers, self.dropout, self.window = hidden, layers, dropout, window
         self.batch_size, self.lr, self.max_epochs, self.patience = batch_size, lr, max_epochs, patience
         self.steps_per_epoch, self.fps, self.postprocess = steps_per_epoch, fps, postprocess
         self.val_fraction, self.seed = val_fraction, seed
 
     # -- training ---------------------------------------------------------------------------------
-    def fit(self, X: Sequence[Any], y: Sequence[Any], X_val: Sequence[Any] | None = None,
-            y_val: Sequence[Any] | None = None) -> "LstmVAProbe":
+    def fit(
+        self, X: Sequence[Any], y: Sequence[Any], X_val: Sequence[Any] | None = None, y_val: Sequence[Any] | None = None
+    ) -> "LstmVAProbe":
         seqs = check_sequences(X, min_length=2)
-        seqs, targets, vseqs, vtargets = train_validation(seqs, self._check_targets(seqs, y), X_val, y_val,
-                                                          self._check_targets, self.val_fraction, self.seed, "lstm-va",
-                                                          "sequences", min_length=2)
+        seqs, targets, vseqs, vtargets = train_validation(
+            seqs,
+            self._check_targets(seqs, y),
+            X_val,
+            y_val,
+            self._check_targets,
+            self.val_fraction,
+            self.seed,
+            "lstm-va",
+            "sequences",
+            min_length=2,
+        )
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         self.dim_ = seqs[0].shape[1]
@@ -104,8 +128,8 @@ class LstmVAProbe(Probe):
             n = len(seqs[i])
             start = rng.integers(0, max(1, n - w + 1))
             length = min(w, n)
-            x[b, :length] = seqs[i][start:start + length]
-            t[b, :length] = targets[i][start:start + length]
+            x[b, :length] = seqs[i][start : start + length]
+            t[b, :length] = targets[i][start : start + length]
             m[b, :length] = True
         return torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(m)
 
@@ -117,7 +141,9 @@ class LstmVAProbe(Probe):
         for i, (s, t) in enumerate(zip(seqs, y)):
             arr = np.asarray(t, np.float32)
             if arr.shape != (len(s), 2):
-                raise ProbeError(f"targets[{i}] has shape {arr.shape}; expected ({len(s)}, 2): valence and arousal per frame")
+                raise ProbeError(
+                    f"targets[{i}] has shape {arr.shape}; expected ({len(s)}, 2): valence and arousal per frame"
+                )
             if not np.isfinite(arr).all():
                 raise ProbeError(f"targets[{i}] contains NaN or infinite values")
             out.append(arr)
@@ -160,11 +186,14 @@ class LstmVAProbe(Probe):
             return
         raw = self._raw_predict(seqs)
         best = self._concat_ccc(raw, targets)
+
         def frames(seconds: float) -> int:
             return max(1, int(round(seconds * self.fps)))
 
         max_len = min(len(s) for s in seqs)
-        medians = sorted({f | 1 for f in np.unique(np.geomspace(frames(0.04), frames(20), 12).astype(int)) if f | 1 < max_len})
+        medians = sorted(
+            {f | 1 for f in np.unique(np.geomspace(frames(0.04), frames(20), 12).astype(int)) if f | 1 < max_len}
+        )
         for w in medians:
             score = self._concat_ccc(self._apply(raw, {**self.postprocessing_, "median": w}), targets)
             if w > 1 and score > best:
@@ -209,8 +238,12 @@ class LstmVAProbe(Probe):
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._check_fitted()
-        return module_state(self.net_), {"dim": self.dim_, "postprocessing": self.postprocessing_,
-                                         "val_ccc": self.val_ccc_, "best_epoch": self.best_epoch_}
+        return module_state(self.net_), {
+            "dim": self.dim_,
+            "postprocessing": self.postprocessing_,
+            "val_ccc": self.val_ccc_,
+            "best_epoch": self.best_epoch_,
+        }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.dim_ = extra["dim"]

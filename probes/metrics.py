@@ -1,4 +1,5 @@
 """Metrics of the papers the probes follow."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ masks its head's loss. Class sets are settings (UTKFace: gender 2, race 5).
 ``y`` is an (N, 4) integer array: emotion, gender, race, age bin (see :func:`age_to_bin`), -1 where
 unknown.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -23,7 +24,7 @@ from .registry import register
 from .torch_state import EarlyStopping, load_module_state, module_state
 
 HEADS = ("emotion", "gender", "race", "age")
-PAPER_AGE_EDGES = (4, 20, 40, 70)   # bins 0-3, 4-19, 20-39, 40-69, 70+
+PAPER_AGE_EDGES = (4, 20, 40, 70)  # bins 0-3, 4-19, 20-39, 40-69, 70+
 
 
 def age_to_bin(ages: Sequence[float], edges: Sequence[int] = PAPER_AGE_EDGES) -> np.ndarray:
@@ -47,11 +48,30 @@ class _MultiNet(nn.Module):
 
 @register("multitask")
 class MultiTaskProbe(Probe):
-    def __init__(self, emotion_classes: int = 7, gender_classes: int = 3, race_classes: int = 3, age_bins: int = 5,
-                 loss_weights: Sequence[float] = (2.0, 0.1, 1.5, 4.0), hidden: int = 256, dropout: float = 0.2,
-                 lr: float = 1e-3, batch_size: int = 128, max_epochs: int = 200, patience: int = 15,
-                 plateau_patience: int = 5, plateau_factor: float = 0.2, val_fraction: float = 0.15, seed: int = 0) -> None:
-        self.emotion_classes, self.gender_classes, self.race_classes, self.age_bins = emotion_classes, gender_classes, race_classes, age_bins
+    def __init__(
+        self,
+        emotion_classes: int = 7,
+        gender_classes: int = 3,
+        race_classes: int = 3,
+        age_bins: int = 5,
+        loss_weights: Sequence[float] = (2.0, 0.1, 1.5, 4.0),
+        hidden: int = 256,
+        dropout: float = 0.2,
+        lr: float = 1e-3,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 15,
+        plateau_patience: int = 5,
+        plateau_factor: float = 0.2,
+        val_fraction: float = 0.15,
+        seed: int = 0,
+    ) -> None:
+        self.emotion_classes, self.gender_classes, self.race_classes, self.age_bins = (
+            emotion_classes,
+            gender_classes,
+            race_classes,
+            age_bins,
+        )
         self.loss_weights, self.hidden, self.dropout, self.lr = loss_weights, hidden, dropout, lr
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.plateau_patience, self.plateau_factor = plateau_patience, plateau_factor
@@ -64,11 +84,15 @@ class MultiTaskProbe(Probe):
     def _check_y(self, y: Any, n: int) -> np.ndarray:
         arr = np.asarray(y, np.int64)
         if arr.shape != (n, 4):
-            raise ProbeError(f"labels must be an ({n}, 4) array of emotion, gender, race, age bin (-1 = unknown); got {arr.shape}")
+            raise ProbeError(
+                f"labels must be an ({n}, 4) array of emotion, gender, race, age bin (-1 = unknown); got {arr.shape}"
+            )
         for j, (name, size) in enumerate(zip(HEADS, self._sizes)):
             col = arr[:, j]
             if col.max(initial=-1) >= size or col.min(initial=0) < -1:
-                raise ProbeError(f"{name} labels must be in 0..{size - 1} or -1, got values {sorted(set(col.tolist()))[:10]}")
+                raise ProbeError(
+                    f"{name} labels must be in 0..{size - 1} or -1, got values {sorted(set(col.tolist()))[:10]}"
+                )
         return arr
 
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "MultiTaskProbe":
@@ -87,8 +111,9 @@ class MultiTaskProbe(Probe):
         self.dim_ = x.shape[1]
         self.net_ = _MultiNet(self.dim_, self.hidden, self.dropout, self._sizes)
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=self.plateau_factor,
-                                                             patience=self.plateau_patience)
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="max", factor=self.plateau_factor, patience=self.plateau_patience
+        )
         stopper = EarlyStopping(self.patience)
         xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
         gen = torch.Generator().manual_seed(self.seed)
@@ -147,8 +172,11 @@ class MultiTaskProbe(Probe):
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._check_fitted()
-        return module_state(self.net_), {"dim": self.dim_, "best_epoch": self.best_epoch_,
-                                         "val_emotion_accuracy": self.val_emotion_accuracy_}
+        return module_state(self.net_), {
+            "dim": self.dim_,
+            "best_epoch": self.best_epoch_,
+            "val_emotion_accuracy": self.val_emotion_accuracy_,
+        }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.dim_ = extra["dim"]

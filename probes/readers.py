@@ -7,6 +7,7 @@
 - AVEC / RECOLA gold standard: CSV (``time,value`` or ``;``-separated, header optional) or ARFF
   (``@data`` rows ``instance_name,time,value``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,9 +22,9 @@ from .base import ProbeError
 
 @dataclass
 class ValenceArousal:
-    frames: np.ndarray        # frame numbers
-    values: np.ndarray        # (T, 2): valence, arousal in -1..1
-    landmarks: np.ndarray     # (T, 68, 2), NaN where absent
+    frames: np.ndarray  # frame numbers
+    values: np.ndarray  # (T, 2): valence, arousal in -1..1
+    landmarks: np.ndarray  # (T, 68, 2), NaN where absent
 
 
 def read_afew_va(path: str | Path) -> ValenceArousal:
@@ -85,7 +86,7 @@ def read_gold_standard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             try:
                 rows.append((float(parts[-2]), float(parts[-1])))
             except ValueError:
-                continue   # header line
+                continue  # header line
     if not rows:
         raise ProbeError(f"{path}: no (time, value) rows found")
     arr = np.array(rows, np.float64)

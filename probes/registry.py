@@ -7,6 +7,7 @@ A plugin distribution declares, in its ``pyproject.toml``::
 
 and ``probes.create("my-probe", ...)`` then builds it like a built-in one.
 """
+
 from __future__ import annotations
 
 from importlib.metadata import entry_points
@@ -19,6 +20,15 @@ _BUILTIN: dict[str, type[Probe]] = {}
 
 
 def register(name: str) -> Callable[[type[Probe]], type[Probe]]:
+    """Class decorator of the built-in probes.
+
+    Args:
+        name: the name :func:`create` takes.
+
+    Returns:
+        The decorator, which returns the class unchanged (with ``name`` set).
+    """
+
     def wrap(cls: type[Probe]) -> type[Probe]:
         if name in _BUILTIN:
             raise ValueError(f"probe {name!r} is registered twice")
@@ -34,12 +44,25 @@ def _plugins() -> dict[str, Any]:
 
 
 def available() -> list[str]:
-    """Names of every probe: built-in and installed plugins."""
+    """Names of every probe.
+
+    Returns:
+        The sorted names of the built-in probes and of installed plugins.
+    """
     _load_builtins()
     return sorted(set(_BUILTIN) | set(_plugins()))
 
 
 def create(name: str, **params: Any) -> Probe:
+    """Build an unfitted probe by name.
+
+    Args:
+        name: a name of :func:`available`.
+        **params: the probe's parameters (e.g. ``C=100`` for ``logistic``).
+
+    Returns:
+        The probe.
+    """
     _load_builtins()
     if name in _BUILTIN:
         return _BUILTIN[name](**params)

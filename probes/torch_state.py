@@ -1,4 +1,5 @@
 """Shared plumbing of the PyTorch probes: state <-> arrays, early stopping, sequence splits."""
+
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,9 @@ def module_state(module: torch.nn.Module, prefix: str = "net.") -> dict[str, np.
 
 
 def load_module_state(module: torch.nn.Module, arrays: dict[str, np.ndarray], prefix: str = "net.") -> None:
-    module.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)})
+    module.load_state_dict(
+        {k[len(prefix) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
+    )
 
 
 class EarlyStopping:
@@ -39,8 +42,9 @@ class EarlyStopping:
         return self.bad_epochs >= self.patience
 
 
-def check_sequences(X: Sequence[Any], dim: int | None = None, min_length: int = 1,
-                    what: str = "sequences") -> list[np.ndarray]:
+def check_sequences(
+    X: Sequence[Any], dim: int | None = None, min_length: int = 1, what: str = "sequences"
+) -> list[np.ndarray]:
     if isinstance(X, np.ndarray) and X.ndim == 2:
         X = [X]
     seqs = [check_vectors(x, dim, f"{what}[{i}]") for i, x in enumerate(X)]
@@ -51,8 +55,10 @@ def check_sequences(X: Sequence[Any], dim: int | None = None, min_length: int = 
         raise ProbeError(f"{what} have different dimensions {sorted(dims)}")
     short = [i for i, s in enumerate(seqs) if len(s) < min_length]
     if short:
-        raise ProbeError(f"{what}[{short[0]}] has {len(seqs[short[0]])} frames, shorter than the {min_length} this probe needs "
-                         f"({len(short)} such sequences); drop them or lower the window/clip length")
+        raise ProbeError(
+            f"{what}[{short[0]}] has {len(seqs[short[0]])} frames, shorter than the {min_length} this probe needs "
+            f"({len(short)} such sequences); drop them or lower the window/clip length"
+        )
     return seqs
 
 
@@ -63,9 +69,18 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def train_validation(seqs: list[np.ndarray], targets: list[np.ndarray], X_val: Sequence[Any] | None, y_val: Any,
-                     check_targets: Callable[[list[np.ndarray], Any], list[np.ndarray]], fraction: float, seed: int,
-                     probe: str, what: str, min_length: int = 1):
+def train_validation(
+    seqs: list[np.ndarray],
+    targets: list[np.ndarray],
+    X_val: Sequence[Any] | None,
+    y_val: Any,
+    check_targets: Callable[[list[np.ndarray], Any], list[np.ndarray]],
+    fraction: float,
+    seed: int,
+    probe: str,
+    what: str,
+    min_length: int = 1,
+):
     """(train seqs, train targets, validation seqs, validation targets): the given validation data,
     checked like the training data, or a split of whole sequences when none is given."""
     if X_val is None:

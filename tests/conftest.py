@@ -1,5 +1,6 @@
 """Shared fixtures: small randomly initialised models saved through the real code path, sample
 faces shipped in the package, and the shared datasets (skipped where they are absent)."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ import torch
 
 import fever
 import probes
-
 from tests.helpers import DATASETS, SAMPLES, VIDEOS
 
 # OMP_NUM_THREADS=1 next to a training run: the suite must not take the run's cores

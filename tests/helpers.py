@@ -1,4 +1,5 @@
 """What several test modules share: where the repository, the sample faces and the datasets are."""
+
 from __future__ import annotations
 
 import os

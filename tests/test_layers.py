@@ -3,6 +3,7 @@
 Imports are read with ``ast`` (inside functions too), so an import hidden in a function body
 counts; only ``if TYPE_CHECKING:`` blocks (type hints, never run) are left out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,12 @@ from tests.helpers import ROOT
 
 PACKAGES = ("probes", "fever", "distill", "tools")
 # what each layer may import of ours
-ALLOWED = {"probes": {"probes"}, "fever": {"fever", "probes"}, "distill": {"distill", "fever", "probes"},
-           "tools": set(PACKAGES)}
+ALLOWED = {
+    "probes": {"probes"},
+    "fever": {"fever", "probes"},
+    "distill": {"distill", "fever", "probes"},
+    "tools": set(PACKAGES),
+}
 
 
 def _module_name(path: Path) -> str:
@@ -95,5 +100,5 @@ def test_the_checker_sees_hidden_and_relative_imports(tmp_path, monkeypatch):
     pkg = ROOT / "fever" / "models"
     names = imports_of(pkg / "network.py")
     assert "fever.models.hub" in names and "torch" in names
-    assert "fever.models.network" not in imports_of(pkg / "hub.py")      # only under TYPE_CHECKING there
+    assert "fever.models.network" not in imports_of(pkg / "hub.py")  # only under TYPE_CHECKING there
     assert "distill.evaluate" in imports_of(ROOT / "tools" / "export_check.py")

@@ -4,6 +4,7 @@ Prints a table (medians over repeats) and optionally writes JSON. Speed is measu
 unit tests. Crops are real faces: FER+ test faces when ``--data-root`` has them, else the bundled
 samples repeated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+import fever
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command, run
 from fever.vectors import row_cosine
-
-import fever
 
 SAMPLES = Path(fever.__file__).resolve().parent / "samples"
 
@@ -48,28 +48,36 @@ def real_crops(data_root: Path | None, count: int) -> torch.Tensor:
     return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
 
 
-def bench_crops(model: str | None, batch_size: int, repeats: int, data_root: Path | None,
-                threads: int | None) -> dict[str, Any]:
+def bench_crops(
+    model: str | None, batch_size: int, repeats: int, data_root: Path | None, threads: int | None
+) -> dict[str, Any]:
     from fever.extractor import Extractor
 
     if threads:
         torch.set_num_threads(threads)
     crops = real_crops(data_root, max(batch_size * 8, 512))
-    results: dict[str, Any] = {"model": None, "batch_size": batch_size, "threads": torch.get_num_threads(),
-                               "crops": len(crops), "precisions": {}}
+    results: dict[str, Any] = {
+        "model": None,
+        "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
+        "crops": len(crops),
+        "precisions": {},
+    }
     vectors = {}
     for precision in ("fp32", "bf16"):
         ex = Extractor(model, device="cpu", precision=precision)
         results["model"] = ex.config.name
-        ex.embed_crops(crops[: batch_size * 2], batch_size)            # warm-up
+        ex.embed_crops(crops[: batch_size * 2], batch_size)  # warm-up
         rates = []
         for _ in range(repeats):
             start = time.perf_counter()
             ex.embed_crops(crops, batch_size)
             rates.append(len(crops) / (time.perf_counter() - start))
         vectors[precision] = ex.embed_crops(crops, batch_size)
-        results["precisions"][precision] = {"crops_per_s_median": statistics.median(rates),
-                                            "crops_per_s_all": [round(r, 1) for r in rates]}
+        results["precisions"][precision] = {
+            "crops_per_s_median": statistics.median(rates),
+            "crops_per_s_all": [round(r, 1) for r in rates],
+        }
     cos = row_cosine(vectors["fp32"], vectors["bf16"])
     results["bf16_vs_fp32_cosine"] = {"min": float(cos.min()), "mean": float(cos.mean())}
     try:
@@ -101,7 +109,10 @@ class CropsCommand(Command):
         print("|---|---|")
         for name, v in r["precisions"].items():
             print(f"| {name} | {v['crops_per_s_median']:.0f} |")
-        print(f"bf16 vs fp32 cosine: min {r['bf16_vs_fp32_cosine']['min']:.5f}, mean {r['bf16_vs_fp32_cosine']['mean']:.5f}")
+        print(
+            f"bf16 vs fp32 cosine: min {r['bf16_vs_fp32_cosine']['min']:.5f}, "
+            f"mean {r['bf16_vs_fp32_cosine']['mean']:.5f}"
+        )
         if args.json:
             args.json.write_text(json.dumps(r, indent=2))
         return 0

@@ -1,15 +1,17 @@
-"""Similarity-search benchmarks (issue: expression search with faiss).
+"""Similarity-search benchmarks of expression vectors with faiss.
 
 ``quality``: precision@10 of same-class neighbours on FER+ test (majority labels) and triplet
 accuracy on the frozen FER+ test triplets, for each index kind, with a model's real vectors.
 
 ``scale``: N vectors of dimension D made from real ones: the real vectors (FER+, UTKFace, every
-frame of the shared videos, and any fever-embed parquet files given) are L2-normalised and the collection is filled up to N with points
-between each real vector and one of its 10 nearest real neighbours (see ``synthetic_collection``). For
+frame of the shared videos, and any fever-embed parquet files given) are L2-normalised and the
+collection is filled up to N with points between each real vector and one of its 10 nearest real
+neighbours (see ``synthetic_collection``). For
 each kind: build time, bytes per vector (size of the saved index file / N), latency p50/p99 of
 single queries and per query in batches of 1000, and recall@10 against exact search; a plain
 numpy brute force is timed in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +33,6 @@ from fever.index import Index, unit_vectors
 def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.ndarray, np.ndarray, Any]:
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
-
     from fever.extractor import get_extractor
 
     s = load_split(data_root / "ferplus", split)
@@ -40,8 +41,10 @@ def ferplus_vectors(model: str | None, data_root: Path, split: str) -> tuple[np.
 
 def real_vectors(model: str | None, data_root: Path) -> dict[str, np.ndarray]:
     """Every real face vector the shared datasets give: FER+ (train, valid, test), UTKFace (its
-    biggest detected face per photo) and every frame of the shared videos (every face; full detection every 5th frame)."""
+    biggest detected face per photo) and every frame of the shared videos (every face; full detection every 5th
+    frame)."""
     import fever
+
     from .probe_experiments import utkface_vectors
 
     out = {f"ferplus {s}": ferplus_vectors(model, data_root, s)[0] for s in ("train", "valid", "test")}
@@ -80,10 +83,17 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
         index = Index(vectors.shape[1], kind, m=m, nlist=64)
         index.train(train_vectors)
         index.add(x)
-        neighbours = index.search(x, k=11).rows[:, 1:]             # drop the query itself
-        rows.append({"kind": spec, "factory": index.factory, "precision_at_10": float((y[neighbours] == y[:, None]).mean()),
-                     "triplet_accuracy": triplet_accuracy(stored_vectors(index, vectors), triplets),
-                     "n": int(len(x)), "n_train": int(len(train_vectors))})
+        neighbours = index.search(x, k=11).rows[:, 1:]  # drop the query itself
+        rows.append(
+            {
+                "kind": spec,
+                "factory": index.factory,
+                "precision_at_10": float((y[neighbours] == y[:, None]).mean()),
+                "triplet_accuracy": triplet_accuracy(stored_vectors(index, vectors), triplets),
+                "n": int(len(x)),
+                "n_train": int(len(train_vectors)),
+            }
+        )
     return rows
 
 
@@ -134,8 +144,9 @@ def _recalls(found: np.ndarray, truth: np.ndarray, k: int) -> tuple[float, float
     return overlap, first
 
 
-def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int = 10,
-          nprobes: tuple[int, ...] = (16, 64)) -> list[dict[str, Any]]:
+def scale(
+    collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int = 10, nprobes: tuple[int, ...] = (16, 64)
+) -> list[dict[str, Any]]:
     import faiss
 
     exact = faiss.IndexFlatIP(collection.shape[1])
@@ -148,10 +159,19 @@ def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int 
         return np.argpartition(-scores, k, axis=1)[:, :k]
 
     _, t_batch = _timed(lambda: numpy_search(queries[:100]))
-    singles = [_timed(lambda i=i: numpy_search(queries[i:i + 1]))[1] for i in range(20)]
-    rows.append({"kind": "numpy brute force", "build_s": 0.0, "bytes_per_vector": collection.shape[1] * 4,
-                 "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
-                 "batched_ms_per_query": 1000 * t_batch / 100, "recall_at_10": 1.0, "1_recall_at_10": 1.0})
+    singles = [_timed(lambda i=i: numpy_search(queries[i : i + 1]))[1] for i in range(20)]
+    rows.append(
+        {
+            "kind": "numpy brute force",
+            "build_s": 0.0,
+            "bytes_per_vector": collection.shape[1] * 4,
+            "single_p50_ms": 1000 * statistics.median(singles),
+            "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
+            "batched_ms_per_query": 1000 * t_batch / 100,
+            "recall_at_10": 1.0,
+            "1_recall_at_10": 1.0,
+        }
+    )
     for spec in kinds:
         kind, m, nlist = _parse_kind(spec)
         index = Index(collection.shape[1], kind, m=m, nlist=nlist)
@@ -160,16 +180,24 @@ def scale(collection: np.ndarray, queries: np.ndarray, kinds: list[str], k: int 
             path = Path(tmp) / "x.faiss"
             faiss.write_index(index.faiss_index, str(path))
             size = path.stat().st_size
-        for nprobe in (nprobes if "IVF" in index.factory else (None,)):
+        for nprobe in nprobes if "IVF" in index.factory else (None,):
             if nprobe is not None:
                 index.set_search_params(nprobe=nprobe)
             (_, found), t_batch = _timed(lambda: index.faiss_index.search(queries, k))
-            singles = [_timed(lambda i=i: index.faiss_index.search(queries[i:i + 1], k))[1] for i in range(200)]
+            singles = [_timed(lambda i=i: index.faiss_index.search(queries[i : i + 1], k))[1] for i in range(200)]
             overlap, first = _recalls(found, truth, k)
-            rows.append({"kind": f"{kind} ({index.factory}{f', nprobe {nprobe}' if nprobe else ''})", "build_s": build,
-                         "bytes_per_vector": size / len(collection),
-                         "single_p50_ms": 1000 * statistics.median(singles), "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
-                         "batched_ms_per_query": 1000 * t_batch / len(queries), "recall_at_10": overlap, "1_recall_at_10": first})
+            rows.append(
+                {
+                    "kind": f"{kind} ({index.factory}{f', nprobe {nprobe}' if nprobe else ''})",
+                    "build_s": build,
+                    "bytes_per_vector": size / len(collection),
+                    "single_p50_ms": 1000 * statistics.median(singles),
+                    "single_p99_ms": 1000 * float(np.percentile(singles, 99)),
+                    "batched_ms_per_query": 1000 * t_batch / len(queries),
+                    "recall_at_10": overlap,
+                    "1_recall_at_10": first,
+                }
+            )
     return rows
 
 
@@ -186,9 +214,12 @@ class _IndexBench(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
         add_data_root_argument(p)
-        p.add_argument("--kinds", default="exact,ivfpq,opq-ivfpq,opq-ivfpq:52,pca-ivfpq:48:65536,hnsw",
-                       help="index kinds as kind[:m[:lists]]: pca-ivfpq:48:65536 is 48 code bytes and 65536 IVF lists; "
-                            "m defaults to 32, lists to 4 sqrt(n) (scale) and to 64 for the 3,376 test faces (quality)")
+        p.add_argument(
+            "--kinds",
+            default="exact,ivfpq,opq-ivfpq,opq-ivfpq:52,pca-ivfpq:48:65536,hnsw",
+            help="index kinds as kind[:m[:lists]]: pca-ivfpq:48:65536 is 48 code bytes and 65536 IVF lists; "
+            "m defaults to 32, lists to 4 sqrt(n) (scale) and to 64 for the 3,376 test faces (quality)",
+        )
         p.add_argument("--json", type=Path, help="also write the rows here")
 
     def rows(self, args: argparse.Namespace, kinds: list[str]) -> list[dict[str, Any]]:
@@ -217,7 +248,9 @@ class ScaleCommand(_IndexBench):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         super().add_arguments(p)
         p.add_argument("--nprobe", default="16,64", help="IVF lists searched, one row each")
-        p.add_argument("--vectors", nargs="*", type=Path, default=[], help="extra fever-embed parquet files of real vectors")
+        p.add_argument(
+            "--vectors", nargs="*", type=Path, default=[], help="extra fever-embed parquet files of real vectors"
+        )
         p.add_argument("--total", type=int, default=1_000_000, help="size of the collection")
         p.add_argument("--queries", type=int, default=1000, help="held-out query vectors")
 
@@ -236,7 +269,7 @@ class ScaleCommand(_IndexBench):
         rng = np.random.default_rng(1)
         collection = synthetic_collection(real_x, args.total + args.queries)
         order = rng.permutation(len(collection))
-        queries, collection = collection[order[:args.queries]], collection[order[args.queries:]]
+        queries, collection = collection[order[: args.queries]], collection[order[args.queries :]]
         print(f"{len(real_x)} real vectors, extended to {len(collection)} (+{len(queries)} held-out queries)")
         return scale(collection, queries, kinds, nprobes=tuple(int(n) for n in args.nprobe.split(",")))
 

@@ -12,6 +12,7 @@ memory is its own. Figures are medians over repeats:
 - ratios against the reference, and the default model's achieved GFLOP/s against the matmul peak
   measured in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,7 +61,7 @@ def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
         def run() -> None:
             with torch.inference_mode():
                 for i in range(0, len(x), spec["batch_size"]):
-                    net(x[i:i + spec["batch_size"]])
+                    net(x[i : i + spec["batch_size"]])
     elif spec["kind"] == "onnx":
         import tempfile
 
@@ -78,11 +79,16 @@ def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
         from fever.extractor import Extractor
 
         model = spec["model"]
-        ex = Extractor(model if not spec.get("random") else __import__("fever").create_model(model),
-                       device="cpu", precision=spec["precision"])
+        ex = Extractor(
+            model if not spec.get("random") else __import__("fever").create_model(model),
+            device="cpu",
+            precision=spec["precision"],
+        )
     if spec["kind"] != "facenet":
+
         def run() -> None:
             ex.embed_crops(crops, spec["batch_size"])
+
     rate = _rate(run, len(crops), spec["repeats"])
     return {"crops_per_s": rate, "peak_mb": _peak_mb()}
 
@@ -113,8 +119,10 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
 
         def run() -> None:
             for v in videos:
-                ex.extract_video(v, max_frames=spec["max_frames"], batch_size=32,
-                                 detect_every=spec.get("detect_every", 1))
+                ex.extract_video(
+                    v, max_frames=spec["max_frames"], batch_size=32, detect_every=spec.get("detect_every", 1)
+                )
+
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
@@ -126,7 +134,7 @@ def matmul_peak() -> dict[str, float]:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
         rate = _rate(lambda: a @ b, 1, 5)
-        out[name] = rate * 2 * 2048 ** 3 / 1e9
+        out[name] = rate * 2 * 2048**3 / 1e9
     return out
 
 
@@ -154,8 +162,15 @@ SUITE_REPEATS = 7
 """Timed runs per row (median): short runs on a shared VM are noisy (3 repeats gave 475-524 crops/s for one row)."""
 
 
-def suite(model: str | None, data_root: Path, repeats: int = SUITE_REPEATS, count: int = 512, batch_size: int = 64,
-          max_frames: int = 60, detect_every: int = 5) -> dict[str, Any]:
+def suite(
+    model: str | None,
+    data_root: Path,
+    repeats: int = SUITE_REPEATS,
+    count: int = 512,
+    batch_size: int = 64,
+    max_frames: int = 60,
+    detect_every: int = 5,
+) -> dict[str, Any]:
     base = {"data_root": str(data_root), "count": count, "batch_size": batch_size, "repeats": repeats}
     from fever.extractor import DEFAULT_MODEL
 
@@ -165,21 +180,42 @@ def suite(model: str | None, data_root: Path, repeats: int = SUITE_REPEATS, coun
         f"{name} bf16": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": "bf16"}),
         f"{name} ONNX Runtime fp32": _child("crops_job", {**base, "kind": "onnx", "model": model}),
         f"{name} ONNX Runtime static int8": _child("crops_job", {**base, "kind": "onnx", "model": model, "int8": True}),
-        "deepfever-student-densenet201 (140 px) bf16": _child("crops_job", {**base, "kind": "fever", "random": True,
-                                                                            "model": "deepfever-student-densenet201",
-                                                                            "precision": "bf16", "count": 128}),
-        "deepfever-teacher-256 (140 px) bf16": _child("crops_job", {**base, "kind": "fever", "random": True,
-                                                                    "model": "deepfever-teacher-256", "precision": "bf16",
-                                                                    "count": 128}),
-        "facenet-pytorch InceptionResnetV1 160 px fp32 (reference)": _child("crops_job", {**base, "kind": "facenet", "count": 128}),
+        "deepfever-student-densenet201 (140 px) bf16": _child(
+            "crops_job",
+            {
+                **base,
+                "kind": "fever",
+                "random": True,
+                "model": "deepfever-student-densenet201",
+                "precision": "bf16",
+                "count": 128,
+            },
+        ),
+        "deepfever-teacher-256 (140 px) bf16": _child(
+            "crops_job",
+            {
+                **base,
+                "kind": "fever",
+                "random": True,
+                "model": "deepfever-teacher-256",
+                "precision": "bf16",
+                "count": 128,
+            },
+        ),
+        "facenet-pytorch InceptionResnetV1 160 px fp32 (reference)": _child(
+            "crops_job", {**base, "kind": "facenet", "count": 128}
+        ),
     }
     video_spec = {"data_root": str(data_root), "max_frames": max_frames}
     fever_video = {**video_spec, "kind": "fever", "model": model, "precision": "bf16"}
     videos = {
         f"{name} bf16, MTCNN on every frame (decode+detect+align+embed)": _child("video_job", fever_video),
         f"{name} bf16, MTCNN every {detect_every}th frame, O-Net follows faces between": _child(
-            "video_job", {**fever_video, "detect_every": detect_every}),
-        "facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)": _child("video_job", {**video_spec, "kind": "facenet"}),
+            "video_job", {**fever_video, "detect_every": detect_every}
+        ),
+        "facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)": _child(
+            "video_job", {**video_spec, "kind": "facenet"}
+        ),
     }
     ref_crops = crops["facenet-pytorch InceptionResnetV1 160 px fp32 (reference)"].get("crops_per_s")
     ref_video = videos["facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)"].get("frames_per_s")
@@ -192,27 +228,45 @@ def suite(model: str | None, data_root: Path, repeats: int = SUITE_REPEATS, coun
         if ref_video and "frames_per_s" in row:
             row["x_reference"] = row["frames_per_s"] / ref_video
     achieved = {p: crops[f"{name} {p}"].get("crops_per_s", 0) * flops / 1e9 for p in ("fp32", "bf16")}
-    return {"threads": torch.get_num_threads(), "crops": crops, "videos": videos, "matmul_peak_gflops": peak,
-            "default_model_gflop_per_crop": flops / 1e9, "default_model_achieved_gflops": achieved,
-            "fraction_of_peak": {p: achieved[p] / peak[p] for p in achieved}}
+    return {
+        "threads": torch.get_num_threads(),
+        "crops": crops,
+        "videos": videos,
+        "matmul_peak_gflops": peak,
+        "default_model_gflop_per_crop": flops / 1e9,
+        "default_model_achieved_gflops": achieved,
+        "fraction_of_peak": {p: achieved[p] / peak[p] for p in achieved},
+    }
 
 
 def print_suite(r: dict[str, Any]) -> None:
-    print(f"{r['threads']} threads; matmul peak {r['matmul_peak_gflops']['fp32']:.0f} GFLOP/s fp32, "
-          f"{r['matmul_peak_gflops']['bf16']:.0f} bf16")
+    print(
+        f"{r['threads']} threads; matmul peak {r['matmul_peak_gflops']['fp32']:.0f} GFLOP/s fp32, "
+        f"{r['matmul_peak_gflops']['bf16']:.0f} bf16"
+    )
     print("| pipeline (face crops) | crops/s | x reference | peak MB |")
     print("|---|---|---|---|")
     for k, v in r["crops"].items():
-        print(f"| {k} | {v.get('crops_per_s', float('nan')):.0f} | {v.get('x_reference', float('nan')):.2f} | "
-              f"{v.get('peak_mb', float('nan')):.0f} |" if "error" not in v else f"| {k} | error: {v['error']} | | |")
+        print(
+            f"| {k} | {v.get('crops_per_s', float('nan')):.0f} | {v.get('x_reference', float('nan')):.2f} | "
+            f"{v.get('peak_mb', float('nan')):.0f} |"
+            if "error" not in v
+            else f"| {k} | error: {v['error']} | | |"
+        )
     print("| pipeline (640x360 video, end to end) | frames/s | x reference | peak MB |")
     print("|---|---|---|---|")
     for k, v in r["videos"].items():
-        print(f"| {k} | {v.get('frames_per_s', float('nan')):.1f} | {v.get('x_reference', float('nan')):.2f} | "
-              f"{v.get('peak_mb', float('nan')):.0f} |" if "error" not in v else f"| {k} | error: {v['error']} | | |")
+        print(
+            f"| {k} | {v.get('frames_per_s', float('nan')):.1f} | {v.get('x_reference', float('nan')):.2f} | "
+            f"{v.get('peak_mb', float('nan')):.0f} |"
+            if "error" not in v
+            else f"| {k} | error: {v['error']} | | |"
+        )
     a, f = r["default_model_achieved_gflops"], r["fraction_of_peak"]
-    print(f"default model: {r['default_model_gflop_per_crop']:.3f} GFLOP per crop; achieved {a['fp32']:.1f} GFLOP/s fp32 "
-          f"({100 * f['fp32']:.0f}% of peak), {a['bf16']:.1f} GFLOP/s bf16 ({100 * f['bf16']:.0f}% of peak)")
+    print(
+        f"default model: {r['default_model_gflop_per_crop']:.3f} GFLOP per crop; achieved {a['fp32']:.1f} GFLOP/s fp32 "
+        f"({100 * f['fp32']:.0f}% of peak), {a['bf16']:.1f} GFLOP/s bf16 ({100 * f['bf16']:.0f}% of peak)"
+    )
 
 
 class SuiteCommand(Command):
@@ -222,11 +276,19 @@ class SuiteCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
         add_data_root_argument(p)
-        p.add_argument("--repeats", type=int, default=SUITE_REPEATS,
-                       help="timed runs per row (median); short runs on a shared VM are noisy")
+        p.add_argument(
+            "--repeats",
+            type=int,
+            default=SUITE_REPEATS,
+            help="timed runs per row (median); short runs on a shared VM are noisy",
+        )
         p.add_argument("--max-frames", type=int, default=60, help="frames per video for the end-to-end figures")
-        p.add_argument("--detect-every", type=int, default=5,
-                       help="the second fever video row: full detection on every n-th frame, O-Net follows faces between")
+        p.add_argument(
+            "--detect-every",
+            type=int,
+            default=5,
+            help="the second fever video row: full detection on every n-th frame, O-Net follows faces between",
+        )
         p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:

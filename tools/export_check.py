@@ -1,5 +1,6 @@
 """How much FER+ accuracy an exported copy loses: the deployed situation, a probe trained on the
 torch model's vectors applied to the copy's vectors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +14,16 @@ from fever.backend.onnx import OnnxEmbedder
 
 
 def probe_accuracy_change(extractor: Any, copies: dict[str, str | Path], data_root: str | Path) -> dict[str, float]:
-    """FER+ test accuracy of the evaluation's linear probe (distill.evaluate), fitted once on torch fp32 train vectors and
+    """FER+ test accuracy of the evaluation's linear probe (distill.evaluate), fitted once on torch fp32 train
+    vectors and
     scored on the test vectors of torch fp32 and of each exported copy (the deployed situation: a
     probe trained on the reference model, vectors from the copy)."""
     root = Path(data_root) / "ferplus"
     train, test = load_split(root, "train"), load_split(root, "test")
     clf = fit_linear_probe(split_vectors(extractor, train)["embedding"], train.majority)
-    out = {"torch_fp32": score_linear_probe(clf, split_vectors(extractor, test)["embedding"], test.majority)["accuracy"]}
+    out = {
+        "torch_fp32": score_linear_probe(clf, split_vectors(extractor, test)["embedding"], test.majority)["accuracy"]
+    }
     for name, path in copies.items():
         embedder = OnnxEmbedder(path)
         vectors = np.concatenate([embedder(x).numpy() for x in split_batches(test, extractor.preprocess)])

@@ -5,6 +5,7 @@
 Parity is the cosine similarity between the copy's vectors and the torch fp32 vectors on real
 faces (FER+ test faces when --data-root has them, else the bundled samples).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,19 @@ class OnnxCommand(Command):
     help = "an ONNX copy (and optionally a static int8 one) with its parity to torch fp32"
 
     def add_arguments(self, o: argparse.ArgumentParser) -> None:
-        o.add_argument("model", nargs="?", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
+        o.add_argument(
+            "model", nargs="?", default=None, help="preset, folder or Hub repo id (default: the bundled default)"
+        )
         o.add_argument("--out", required=True, type=Path, help="ONNX file to write")
         o.add_argument("--int8", type=Path, default=None, help="also write a static int8 copy here")
         add_data_root_argument(o)
         o.add_argument("--faces", type=int, default=512, help="real faces for calibration and parity")
-        o.add_argument("--probe-accuracy", action="store_true",
-                       help="also score the FER+ test linear probe (fitted on torch fp32 train vectors) on each copy's "
-                            "test vectors: the accuracy a deployed copy loses")
+        o.add_argument(
+            "--probe-accuracy",
+            action="store_true",
+            help="also score the FER+ test linear probe (fitted on torch fp32 train vectors) on each copy's "
+            "test vectors: the accuracy a deployed copy loses",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from fever.backend.onnx import OnnxEmbedder, export_onnx, parity, quantize_int8

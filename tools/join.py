@@ -1,4 +1,5 @@
 """Joining labels to fever-embed vectors by path (and frame, and face, when the labels give them)."""
+
 from __future__ import annotations
 
 import csv
@@ -47,15 +48,18 @@ def join_labels(table: pa.Table, labels_csv: str | Path) -> np.ndarray:
         p = r["path"] if Path(r["path"]).is_absolute() else str(labels_csv.parent / r["path"])
         lookup[_key(p, r.get("frame", -1) or -1, r.get("face", 0) or 0, keys)] = r["label"]
     out, missing = [], []
-    for path, frame, face in zip(table.column("path").to_pylist(), table.column("frame").to_pylist(),
-                                 table.column("face").to_pylist()):
+    for path, frame, face in zip(
+        table.column("path").to_pylist(), table.column("frame").to_pylist(), table.column("face").to_pylist()
+    ):
         k = _key(path, frame, face, keys)
         if k in lookup:
             out.append(lookup[k])
         else:
             missing.append(path if len(keys) == 1 else f"{path} frame {frame} face {face}")
     if missing:
-        raise ProbeError(f"{len(missing)} of {table.num_rows} vectors have no label in {labels_csv} "
-                         f"(e.g. {missing[0]}); label paths are matched to the parquet 'path' column after resolving "
-                         f"them against the CSV's folder, by {', '.join(keys)}")
+        raise ProbeError(
+            f"{len(missing)} of {table.num_rows} vectors have no label in {labels_csv} "
+            f"(e.g. {missing[0]}); label paths are matched to the parquet 'path' column after resolving "
+            f"them against the CSV's folder, by {', '.join(keys)}"
+        )
     return np.asarray(out)

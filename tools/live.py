@@ -8,6 +8,7 @@ expression (the model's shipped ``logistic`` probe), written to an annotated vid
 Frames are read with the same decoder as ``extract_video`` and processed in batches (detection
 and embedding of a batch of frames at once).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,16 @@ from PIL import Image, ImageDraw
 from fever.cli.app import Command, run
 from fever.errors import UsageError
 
-COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+]
 
 
 def annotate(frame: np.ndarray, faces: list[dict[str, Any]]) -> np.ndarray:
@@ -36,12 +46,19 @@ def annotate(frame: np.ndarray, faces: list[dict[str, Any]]) -> np.ndarray:
     return np.asarray(img)
 
 
-def run_live(source: str, out: Path, model: str | None = None, probe: str | None = None, max_frames: int | None = None,
-        batch_size: int = 16, precision: str = "fp32", detect_every: int = 3) -> dict[str, Any]:
+def run_live(
+    source: str,
+    out: Path,
+    model: str | None = None,
+    probe: str | None = None,
+    max_frames: int | None = None,
+    batch_size: int = 16,
+    precision: str = "fp32",
+    detect_every: int = 3,
+) -> dict[str, Any]:
     import av
 
     import probes
-
     from fever.analyze import probe_folder
     from fever.extractor import Extractor
     from fever.io.video import is_stream, iter_video_frames, probe_video
@@ -59,9 +76,14 @@ def run_live(source: str, out: Path, model: str | None = None, probe: str | None
             proba = fitted.predict_proba(part.vectors) if len(part) else np.zeros((0, len(fitted.classes_)))
             by_frame: dict[int, list[dict[str, Any]]] = {}
             for row, p in zip(part.rows, proba):
-                by_frame.setdefault(row.frame, []).append({"box": row.box, "track": row.track,
-                                                           "expression": str(fitted.classes_[int(p.argmax())]),
-                                                           "probability": float(p.max())})
+                by_frame.setdefault(row.frame, []).append(
+                    {
+                        "box": row.box,
+                        "track": row.track,
+                        "expression": str(fitted.classes_[int(p.argmax())]),
+                        "probability": float(p.max()),
+                    }
+                )
             for frame in chunk:
                 if container is None:
                     container = av.open(str(out), mode="w")
@@ -78,8 +100,12 @@ def run_live(source: str, out: Path, model: str | None = None, probe: str | None
                 container.mux(packet)
             container.close()
     seconds = time.perf_counter() - started
-    return {"frames": frames_written, "seconds": round(seconds, 2), "fps": round(frames_written / max(seconds, 1e-9), 2),
-            "out": str(out)}
+    return {
+        "frames": frames_written,
+        "seconds": round(seconds, 2),
+        "fps": round(frames_written / max(seconds, 1e-9), 2),
+        "out": str(out),
+    }
 
 
 class LiveCommand(Command):
@@ -91,15 +117,30 @@ class LiveCommand(Command):
         p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
         p.add_argument("--batch-size", type=int, default=16, help="frames per detection and embedding batch")
         p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
-        p.add_argument("--detect-every", type=int, default=3,
-                       help="full face detection on every n-th frame, faces followed in between (1: every frame)")
+        p.add_argument(
+            "--detect-every",
+            type=int,
+            default=3,
+            help="full face detection on every n-th frame, faces followed in between (1: every frame)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         if args.batch_size < 1 or args.detect_every < 1:
             raise UsageError("--batch-size and --detect-every must be 1 or more")
-        result = run_live(args.source, args.out, args.model, args.probe, args.max_frames, args.batch_size,
-                          args.precision, args.detect_every)
-        print(f"fever-live: {result['frames']} frames in {result['seconds']} s ({result['fps']} frames/s) -> {result['out']}")
+        result = run_live(
+            args.source,
+            args.out,
+            args.model,
+            args.probe,
+            args.max_frames,
+            args.batch_size,
+            args.precision,
+            args.detect_every,
+        )
+        print(
+            f"fever-live: {result['frames']} frames in {result['seconds']} s "
+            f"({result['fps']} frames/s) -> {result['out']}"
+        )
         return 0
 
 

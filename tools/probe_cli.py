@@ -6,6 +6,7 @@
 ``labels.csv`` has columns ``path`` and ``label`` (and ``frame`` / ``face`` to label video frames or
 single faces); paths are relative to the CSV's folder or absolute. Exit codes: 0 success, 1 error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,15 @@ class FitCommand(Command):
             try:
                 params[key] = json.loads(value)
             except ValueError:
-                raise UsageError(f"--param {item!r}: the value must be JSON (e.g. C=100 or name=\"x\")") from None
+                raise UsageError(f'--param {item!r}: the value must be JSON (e.g. C=100 or name="x")') from None
         table, vectors = read_vectors(args.vectors)
         labels = join_labels(table, args.labels)
         probe = probes.create(args.name, **params).fit(vectors, labels)
         probe.save(args.out)
-        print(f"fever-probe: {args.name} fitted on {len(labels)} vectors, training accuracy "
-              f"{probe.score(vectors, labels):.4f} -> {args.out}")
+        print(
+            f"fever-probe: {args.name} fitted on {len(labels)} vectors, training accuracy "
+            f"{probe.score(vectors, labels):.4f} -> {args.out}"
+        )
         return 0
 
 

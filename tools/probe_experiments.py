@@ -14,6 +14,7 @@ temporal experiment) and expression probabilities (the model's shipped probe) ->
 paper 001's age bins, plus FER+ emotion (8), on the model's vectors; per-head test accuracy next to
 paper 001's RAF-DB table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,16 @@ from fever.detect import box_area
 from fever.result import STATUS_OK
 
 # circumplex positions (valence, arousal) of the FER+ classes, Russell-style, for the synthetic rule
-CIRCUMPLEX = {"neutral": (0.0, 0.0), "happiness": (0.8, 0.4), "surprise": (0.2, 0.8), "sadness": (-0.7, -0.4),
-              "anger": (-0.6, 0.7), "disgust": (-0.7, 0.3), "fear": (-0.5, 0.8), "contempt": (-0.5, 0.1)}
+CIRCUMPLEX = {
+    "neutral": (0.0, 0.0),
+    "happiness": (0.8, 0.4),
+    "surprise": (0.2, 0.8),
+    "sadness": (-0.7, -0.4),
+    "anger": (-0.6, 0.7),
+    "disgust": (-0.7, 0.3),
+    "fear": (-0.5, 0.8),
+    "contempt": (-0.5, 0.1),
+}
 
 
 def lagged_videos(vectors: np.ndarray, labels: np.ndarray, n_videos: int, length: int, lag: int, seed: int):
@@ -44,10 +53,10 @@ def lagged_videos(vectors: np.ndarray, labels: np.ndarray, n_videos: int, length
         rows: list[int] = []
         while len(rows) < length + lag:
             rows += [int(rng.integers(len(vectors)))] * int(rng.integers(6, 21))
-        rows = rows[:length + lag]
+        rows = rows[: length + lag]
         shown = labels[rows]
         xs.append(vectors[rows[lag:]])
-        classes.append(shown[:length])            # the expression shown `lag` frames earlier
+        classes.append(shown[:length])  # the expression shown `lag` frames earlier
         vas.append(va_of[shown[:length]])
     return xs, classes, vas
 
@@ -55,18 +64,17 @@ def lagged_videos(vectors: np.ndarray, labels: np.ndarray, n_videos: int, length
 def temporal(model: str | None, data_root: Path, lag: int = 5, seed: int = 0) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression, Ridge
 
+    import probes
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
     from fever.extractor import get_extractor
-
-    import probes
     from probes.metrics import ccc, s_metric
 
     test = load_split(data_root / "ferplus", "test")
     keep = test.majority >= 0
     vectors = split_vectors(get_extractor(model, device="cpu"), test)["embedding"][keep]
     labels = test.majority[keep]
-    half = len(vectors) // 2                       # faces of train videos and test videos do not overlap
+    half = len(vectors) // 2  # faces of train videos and test videos do not overlap
     tr = lagged_videos(vectors[:half], labels[:half], 120, 64, lag, seed)
     te = lagged_videos(vectors[half:], labels[half:], 40, 64, lag, seed + 1)
     out: dict[str, Any] = {"lag_frames": lag, "train_videos": 120, "test_videos": 40, "frames_per_video": 64}
@@ -92,7 +100,9 @@ def videos(model: str | None, data_root: Path, va_probe: Any, out: Path, fps: fl
 
     import fever
 
-    columns: dict[str, list[Any]] = {k: [] for k in ("path", "frame", "timestamp", "track", "valence", "arousal", "expression")}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("path", "frame", "timestamp", "track", "valence", "arousal", "expression")
+    }
     counts = {}
     for video in sorted((data_root / "videos").glob("*")):
         analysis = fever.analyze(video, model=model, fps=fps)
@@ -105,8 +115,15 @@ def videos(model: str | None, data_root: Path, va_probe: Any, out: Path, fps: fl
             seq = np.stack([r["vector"] for r in rows])
             pred = va_probe.predict([seq])[0] if len(seq) >= 2 else np.full((len(seq), 2), np.nan, np.float32)
             for r, (v, a) in zip(rows, pred):
-                for k, val in (("path", str(video)), ("frame", r["frame"]), ("timestamp", r["timestamp"]), ("track", track),
-                               ("valence", float(v)), ("arousal", float(a)), ("expression", r["expression"])):
+                for k, val in (
+                    ("path", str(video)),
+                    ("frame", r["frame"]),
+                    ("timestamp", r["timestamp"]),
+                    ("track", track),
+                    ("valence", float(v)),
+                    ("arousal", float(a)),
+                    ("expression", r["expression"]),
+                ):
                     columns[k].append(val)
     pq.write_table(pa.table(columns), out)
     return {"rows": len(columns["path"]), "faces_per_video": counts, "out": str(out)}
@@ -115,7 +132,9 @@ def videos(model: str | None, data_root: Path, va_probe: Any, out: Path, fps: fl
 PAPER_001_RAF_DB = {"emotion": 0.793, "gender": 0.783, "race": 0.861, "age": 0.748}
 
 
-def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def utkface_vectors(
+    model: str | None, data_root: Path, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UTKFace vectors (the biggest detected face, or the whole 200 px crop when MTCNN finds none),
     labels (gender, race, age in years) and the split of each row."""
     from distill.utkface import load_utkface
@@ -127,7 +146,7 @@ def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None
     images = [utk.image(i) for i in range(n)]
     detected = ex.extract(images, faces="detect")
     vectors = np.full((n, ex.dim), np.nan, np.float32)
-    best: dict[int, float] = {}     # input -> area of the biggest face so far (fever.detect.main_face's rule)
+    best: dict[int, float] = {}  # input -> area of the biggest face so far (fever.detect.main_face's rule)
     for row, vec in zip(detected.rows, detected.vectors):
         if row.status == STATUS_OK and box_area(row.box) > best.get(row.input_index, -1):
             best[row.input_index] = box_area(row.box)
@@ -141,11 +160,10 @@ def utkface_vectors(model: str | None, data_root: Path, limit: int | None = None
 
 def multitask(model: str | None, data_root: Path, limit: int | None = None, seed: int = 0) -> dict[str, Any]:
     """UTKFace gender (2), race (5), age bins (paper 001's) + FER+ emotion (8), one multi-task probe."""
+    import probes
     from distill.evaluate import split_vectors
     from distill.ferplus import load_split
     from fever.extractor import get_extractor
-
-    import probes
     from probes.multitask import age_to_bin
 
     vec, lab, split = utkface_vectors(model, data_root, limit)
@@ -169,9 +187,13 @@ def multitask(model: str | None, data_root: Path, limit: int | None = None, seed
     probe.fit(x_tr, y_tr, x_va, y_va)
     acc = probe.head_accuracy(parts["test"][0], parts["test"][1])
     acc["emotion"] = probe.head_accuracy(*fer_rows("test"))["emotion"]
-    return {"test accuracy": acc, "paper 001 on RAF-DB": PAPER_001_RAF_DB,
-            "utkface rows (train/valid/test)": [int((split == s).sum()) for s in ("train", "valid", "test")],
-            "note": "emotion: FER+ test, 8 classes; gender (2), race (5), age bins 0-3/4-19/20-39/40-69/70+: UTKFace test split"}
+    return {
+        "test accuracy": acc,
+        "paper 001 on RAF-DB": PAPER_001_RAF_DB,
+        "utkface rows (train/valid/test)": [int((split == s).sum()) for s in ("train", "valid", "test")],
+        "note": "emotion: FER+ test, 8 classes; gender (2), race (5), age bins 0-3/4-19/20-39/40-69/70+: "
+        "UTKFace test split",
+    }
 
 
 class ExperimentCommand(Command):
@@ -184,7 +206,9 @@ class ExperimentCommand(Command):
         p.add_argument("--limit", type=int, default=None, help="multitask: use only the first N UTKFace faces")
         p.add_argument("--model", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
         add_data_root_argument(p)
-        p.add_argument("--out", type=Path, default=Path("video_affect.parquet"), help="videos: per-frame affect parquet")
+        p.add_argument(
+            "--out", type=Path, default=Path("video_affect.parquet"), help="videos: per-frame affect parquet"
+        )
         p.add_argument("--lag", type=int, default=5, help="temporal: frames of lag of the temporal rule")
 
     def run(self, args: argparse.Namespace) -> int:

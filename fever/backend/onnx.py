@@ -4,6 +4,7 @@ The ONNX graph maps normalised model input (N, 3, S, S) to the ``D_face`` vector
 config (preprocessing included) is stored in the file's metadata, so ``extract(..., backend="onnx")``
 prepares faces exactly as the torch path does. Needs ``pip install "fever[onnx]"``.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,24 @@ def export_onnx(model: FeverModel, out: str | Path, opset: int = 18) -> Path:
     import onnx
 
     size = model.config.preprocess.input_size
-    wrapper = _EmbedOnly(model.cpu().float()).eval()   # eval on the wrapper too: BatchNorm must use running stats
+    wrapper = _EmbedOnly(model.cpu().float()).eval()  # eval on the wrapper too: BatchNorm must use running stats
     example = torch.zeros(2, 3, size, size)
     out = Path(out)
-    torch.onnx.export(wrapper, (example,), str(out), input_names=["input"], output_names=["embedding"],
-                      dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}}, opset_version=opset, dynamo=False)
+    torch.onnx.export(
+        wrapper,
+        (example,),
+        str(out),
+        input_names=["input"],
+        output_names=["embedding"],
+        dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
     proto = onnx.load(str(out))
-    for key, value in (("fever_config", json.dumps(model.config.to_dict())),
-                       ("fever_config_hash", model.config.config_hash())):
+    for key, value in (
+        ("fever_config", json.dumps(model.config.to_dict())),
+        ("fever_config_hash", model.config.config_hash()),
+    ):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(out))
@@ -63,10 +74,17 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path, calibration: np.nda
 
     prepared = Path(onnx_out).with_suffix(".prep.onnx")
     quant_pre_process(str(onnx_in), str(prepared))
-    batches = [calibration[i:i + batch_size].astype(np.float32) for i in range(0, len(calibration), batch_size)]
-    quantize_static(str(prepared), str(onnx_out), _CalibrationReader(batches), quant_format=QuantFormat.QDQ,
-                    per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
+    batches = [calibration[i : i + batch_size].astype(np.float32) for i in range(0, len(calibration), batch_size)]
+    quantize_static(
+        str(prepared),
+        str(onnx_out),
+        _CalibrationReader(batches),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
     prepared.unlink()
     src, dst = onnx.load(str(onnx_in)), onnx.load(str(onnx_out))
     for prop in src.metadata_props:

@@ -9,6 +9,7 @@ that turns errors into exit codes:
   with no traceback; ``130`` interrupted (Ctrl-C);
 - a command may return ``2`` itself for "ran, but some inputs failed" (``fever-embed``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,11 +63,14 @@ def build_parser(prog: str, description: str | None, commands: Sequence[Command]
         commands[0].add_arguments(parser)
         parser.set_defaults(_command=commands[0])
         return parser
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for command in commands:
-        p = sub.add_parser(command.name, help=command.help, description=command.description or command.help,
-                           formatter_class=_HelpFormatter)
+        p = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description or command.help,
+            formatter_class=_HelpFormatter,
+        )
         command.add_arguments(p)
         p.set_defaults(_command=command)
     return parser

@@ -1,4 +1,5 @@
 """A PNG of a query face and its nearest neighbours, to see what "similar expression" means."""
+
 from __future__ import annotations
 
 from pathlib import Path

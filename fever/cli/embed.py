@@ -3,6 +3,7 @@
 Exit codes: 0 every input was read (inputs without a face are not failures), 2 some inputs failed
 (their rows carry status "error" and the reason), 1 the run could not start (bad arguments, model).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,22 +20,36 @@ class EmbedCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("paths", nargs="+", help="image or video files, or folders of them")
         p.add_argument("--out", required=True, type=Path, help="output parquet file")
-        p.add_argument("--model", default=None, help="preset name, model folder or Hub repo id (default: the bundled default)")
+        p.add_argument(
+            "--model", default=None, help="preset name, model folder or Hub repo id (default: the bundled default)"
+        )
         p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) for --model")
-        p.add_argument("--faces", choices=("auto", "detect", "crop"), default="auto",
-                       help="detect faces with MTCNN, take images as face crops, or auto (crops up to 128 px)")
+        p.add_argument(
+            "--faces",
+            choices=("auto", "detect", "crop"),
+            default="auto",
+            help="detect faces with MTCNN, take images as face crops, or auto (crops up to 128 px)",
+        )
         p.add_argument("--batch-size", type=int, default=64, help="face crops per forward pass")
         p.add_argument("--workers", type=int, default=2, help="threads that decode images in parallel")
         p.add_argument("--recursive", "-r", action="store_true", help="walk folders recursively")
         p.add_argument("--every", type=int, default=1, help="videos: keep every n-th frame")
         p.add_argument("--fps", type=float, default=None, help="videos: sample at this many frames per second")
         p.add_argument("--max-frames", type=int, default=None, help="videos: stop after this many sampled frames")
-        p.add_argument("--detect-every", type=int, default=1,
-                       help="videos: full face detection on every n-th sampled frame, faces followed in between")
+        p.add_argument(
+            "--detect-every",
+            type=int,
+            default=1,
+            help="videos: full face detection on every n-th sampled frame, faces followed in between",
+        )
         p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
         p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-        p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                       help="bf16: autocast, faster on CPUs with AVX512-BF16 (vectors within cosine 0.999)")
+        p.add_argument(
+            "--precision",
+            choices=("fp32", "bf16"),
+            default="fp32",
+            help="bf16: autocast, faster on CPUs with AVX512-BF16 (vectors within cosine 0.999)",
+        )
         p.add_argument("--resume", action="store_true", help="finish an interrupted run into the same --out")
         p.add_argument("--overwrite", action="store_true", help="replace an existing output")
         p.add_argument("--shard", default=None, help="i/n: process the i-th of n deterministic shards of the inputs")
@@ -60,9 +75,15 @@ def embed(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be >= 1")
     extractor = Extractor(args.model, device=args.device, precision=args.precision, revision=args.revision)
     cfg = extractor.config
-    metadata = {"fever.model": cfg.name, "fever.source": extractor.model.origin.source if extractor.model.origin else "",
-                "fever.revision": args.revision or "", "fever.config_hash": cfg.config_hash(),
-                "fever.version": __version__, "fever.dim": str(cfg.d_face), "fever.normalized": str(args.normalize).lower()}
+    metadata = {
+        "fever.model": cfg.name,
+        "fever.source": extractor.model.origin.source if extractor.model.origin else "",
+        "fever.revision": args.revision or "",
+        "fever.config_hash": cfg.config_hash(),
+        "fever.version": __version__,
+        "fever.dim": str(cfg.d_face),
+        "fever.normalized": str(args.normalize).lower(),
+    }
     writer = PartWriter(args.out, cfg.d_face, metadata, resume=args.resume, overwrite=args.overwrite)
     done = writer.done_paths()
     todo = [i for i in inputs if i.path not in done]
@@ -84,20 +105,37 @@ def embed(args: argparse.Namespace) -> int:
     videos = [i.path for i in todo if i.kind == "video"]
     show = not args.no_progress and not args.quiet
     if images:
-        extractor.extract(images, faces=args.faces, batch_size=args.batch_size, num_workers=args.workers,
-                          show_progress_bar=show, normalize=args.normalize, on_chunk=write)
+        extractor.extract(
+            images,
+            faces=args.faces,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            show_progress_bar=show,
+            normalize=args.normalize,
+            on_chunk=write,
+        )
     for path in videos:
         # one part per video, so that a video is never half-written
-        video = extractor.extract_video(path, every=args.every, fps=args.fps, max_frames=args.max_frames,
-                                        batch_size=args.batch_size, normalize=args.normalize, show_progress_bar=show,
-                                        detect_every=args.detect_every)
+        video = extractor.extract_video(
+            path,
+            every=args.every,
+            fps=args.fps,
+            max_frames=args.max_frames,
+            batch_size=args.batch_size,
+            normalize=args.normalize,
+            show_progress_bar=show,
+            detect_every=args.detect_every,
+        )
         write(video)
     table = writer.finish()
     status = table.column("status").to_pylist()
     counts = {s: status.count(s) for s in (STATUS_OK, STATUS_NO_FACE, STATUS_ERROR, STATUS_SKIPPED)}
-    print(f"fever-embed: wrote {table.num_rows} rows to {args.out} "
-          f"({counts[STATUS_OK]} faces, {counts[STATUS_NO_FACE]} inputs without a face, {counts[STATUS_ERROR]} failed, "
-          f"{counts[STATUS_SKIPPED]} skipped)", file=sys.stderr)
+    print(
+        f"fever-embed: wrote {table.num_rows} rows to {args.out} "
+        f"({counts[STATUS_OK]} faces, {counts[STATUS_NO_FACE]} inputs without a face, {counts[STATUS_ERROR]} failed, "
+        f"{counts[STATUS_SKIPPED]} skipped)",
+        file=sys.stderr,
+    )
     return EXIT_PARTIAL if counts[STATUS_ERROR] else EXIT_OK
 
 

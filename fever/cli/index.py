@@ -6,6 +6,7 @@
 
 Exit codes: 0 success, 1 error (the message says which file and why).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ class BuildCommand(Command):
 
         index = Index.from_parquet(args.parquet, kind=args.kind, m=args.m, nlist=args.nlist, nprobe=args.nprobe)
         index.save(args.out)
-        print(f"fever-index: {len(index)} vectors, kind {index.kind} ({index.factory}), model {index.model} -> {args.out}")
+        print(
+            f"fever-index: {len(index)} vectors, kind {index.kind} ({index.factory}), model {index.model} -> {args.out}"
+        )
         return 0
 
 
@@ -64,10 +67,14 @@ class QueryCommand(Command):
 
             table = pq.read_table(args.vectors)
             table = table.filter(pc.equal(table.column("status"), STATUS_OK))
-            labels = [f"{p}#{f}#{c}" for p, f, c in zip(*(table.column(n).to_pylist() for n in ("path", "frame", "face")))]
+            labels = [
+                f"{p}#{f}#{c}" for p, f, c in zip(*(table.column(n).to_pylist() for n in ("path", "frame", "face")))
+            ]
             result = index.search(embeddings(table), args.k)
-            tiles = [face_tile(str(p), f, None) for p, f in
-                     zip(table.column("path").to_pylist(), table.column("frame").to_pylist())]
+            tiles = [
+                face_tile(str(p), f, None)
+                for p, f in zip(table.column("path").to_pylist(), table.column("frame").to_pylist())
+            ]
         elif args.images:
             from ..extractor import Extractor
 

@@ -11,6 +11,7 @@ Recipe::
 Each output row is a face (or an input without one), with the columns of the ``fever-embed``
 parquet format; ``embedding`` is a fixed-size list of float32.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,16 @@ import pyarrow as pa
 class FeverEmbedder:
     """A Ray Data callable class: the model is loaded once per actor, in ``__init__``."""
 
-    def __init__(self, model: str | None = None, faces: str = "auto", precision: str = "fp32", normalize: bool = False,
-                 path_column: str = "path", bytes_column: str | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        faces: str = "auto",
+        precision: str = "fp32",
+        normalize: bool = False,
+        path_column: str = "path",
+        bytes_column: str | None = None,
+        device: str = "cpu",
+    ) -> None:
         from ..extractor import Extractor
 
         self.extractor = Extractor(model, device=device, precision=precision)
@@ -43,7 +52,7 @@ class FeverEmbedder:
             for i, blob in enumerate(blobs):
                 try:
                     items.append(Image.open(io.BytesIO(blob)))
-                except Exception:   # undecodable bytes still get their error row
+                except Exception:  # undecodable bytes still get their error row
                     items.append(np.zeros((0, 0), np.uint8))
         else:
             items = list(paths or [])
@@ -54,12 +63,32 @@ class FeverEmbedder:
         return rows_to_table(result.rows, result.vectors)
 
 
-def embed_dataset(ds: Any, model: str | None = None, *, batch_size: int = 64, concurrency: int = 1,
-                  faces: str = "auto", precision: str = "fp32", normalize: bool = False, path_column: str = "path",
-                  bytes_column: str | None = None, num_cpus: float = 1.0) -> Any:
+def embed_dataset(
+    ds: Any,
+    model: str | None = None,
+    *,
+    batch_size: int = 64,
+    concurrency: int = 1,
+    faces: str = "auto",
+    precision: str = "fp32",
+    normalize: bool = False,
+    path_column: str = "path",
+    bytes_column: str | None = None,
+    num_cpus: float = 1.0,
+) -> Any:
     """A Ray dataset of image paths (``path_column``) or encoded bytes (``bytes_column``) -> face rows."""
     return ds.map_batches(
         FeverEmbedder,
-        fn_constructor_kwargs={"model": model, "faces": faces, "precision": precision, "normalize": normalize,
-                               "path_column": path_column, "bytes_column": bytes_column},
-        batch_size=batch_size, batch_format="pyarrow", concurrency=concurrency, num_cpus=num_cpus)
+        fn_constructor_kwargs={
+            "model": model,
+            "faces": faces,
+            "precision": precision,
+            "normalize": normalize,
+            "path_column": path_column,
+            "bytes_column": bytes_column,
+        },
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        concurrency=concurrency,
+        num_cpus=num_cpus,
+    )

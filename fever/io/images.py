@@ -4,6 +4,7 @@ Handled, with a note: EXIF orientation (rotated, not rejected), CMYK, 16-bit, pa
 images, animated images (first frame). Refused with a clear message: empty, truncated or non-image
 files, unreadable files, images smaller than ``MIN_SIDE`` and decompression bombs.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -15,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
-MAX_IMAGE_PIXELS = 80_000_000   # ~ 9000 x 9000; more is refused as a likely decompression bomb
-MIN_SIDE = 16                   # smaller images cannot hold a usable face
+MAX_IMAGE_PIXELS = 80_000_000  # ~ 9000 x 9000; more is refused as a likely decompression bomb
+MIN_SIDE = 16  # smaller images cannot hold a usable face
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -38,11 +39,16 @@ def _error(source: str, problem: str) -> Exception:
 
 def _check_size(width: int, height: int, source: str) -> None:
     if width * height > MAX_IMAGE_PIXELS:
-        raise _error(source, f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
-                             f"{MAX_IMAGE_PIXELS:,} (possible decompression bomb); raise "
-                             "fever.io.images.MAX_IMAGE_PIXELS to allow it")
+        raise _error(
+            source,
+            f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
+            f"{MAX_IMAGE_PIXELS:,} (possible decompression bomb); raise "
+            "fever.io.images.MAX_IMAGE_PIXELS to allow it",
+        )
     if min(width, height) < MIN_SIDE:
-        raise _error(source, f"image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed to hold a face")
+        raise _error(
+            source, f"image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed to hold a face"
+        )
 
 
 def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
@@ -66,7 +72,11 @@ def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode == "F":
         arr = np.asarray(img, dtype=np.float32)
-        gray = (arr.clip(0, 1) * 255).round().astype(np.uint8) if arr.max(initial=0) <= 1 else arr.clip(0, 255).astype(np.uint8)
+        gray = (
+            (arr.clip(0, 1) * 255).round().astype(np.uint8)
+            if arr.max(initial=0) <= 1
+            else arr.clip(0, 255).astype(np.uint8)
+        )
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -129,7 +139,9 @@ def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
         arr = arr[:, :, :3]
         notes.append("alpha channel dropped")
     elif not (arr.ndim == 3 and arr.shape[2] == 3):
-        raise _error(source, f"array of shape {arr.shape} is not an image; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
+        raise _error(
+            source, f"array of shape {arr.shape} is not an image; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
+        )
     if arr.dtype != np.uint8:
         if np.issubdtype(arr.dtype, np.floating):
             if not np.isfinite(arr).all():

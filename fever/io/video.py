@@ -3,6 +3,7 @@
 Frames are sampled either every ``every``-th frame or at a target ``fps``; each comes with its index
 in the stream and its timestamp in seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", "
 
 @dataclass
 class VideoFrame:
-    index: int          # position of the frame in the decoded stream (0-based)
-    timestamp: float    # seconds from the start of the stream
-    array: np.ndarray   # RGB uint8 (H, W, 3)
+    index: int  # position of the frame in the decoded stream (0-based)
+    timestamp: float  # seconds from the start of the stream
+    array: np.ndarray  # RGB uint8 (H, W, 3)
 
 
 @dataclass
@@ -29,7 +30,7 @@ class VideoInfo:
     width: int
     height: int
     fps: float
-    frames: int         # as the container reports it (0 when unknown)
+    frames: int  # as the container reports it (0 when unknown)
     codec: str
 
 
@@ -71,12 +72,19 @@ def probe_video(path: str | Path) -> VideoInfo:
     with container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
-        return VideoInfo(str(path), stream.codec_context.width, stream.codec_context.height, rate,
-                         int(stream.frames or 0), stream.codec_context.name)
+        return VideoInfo(
+            str(path),
+            stream.codec_context.width,
+            stream.codec_context.height,
+            rate,
+            int(stream.frames or 0),
+            stream.codec_context.name,
+        )
 
 
-def iter_video_frames(path: str | Path, every: int = 1, fps: float | None = None,
-                      max_frames: int | None = None) -> Iterator[VideoFrame]:
+def iter_video_frames(
+    path: str | Path, every: int = 1, fps: float | None = None, max_frames: int | None = None
+) -> Iterator[VideoFrame]:
     """Decode frames as RGB arrays; ``fps`` (if given) wins over ``every``.
 
     A stream that breaks part-way raises :class:`InputError` after the frames decoded so far.
@@ -113,6 +121,8 @@ def iter_video_frames(path: str | Path, every: int = 1, fps: float | None = None
         except InputError:
             raise
         except Exception as exc:
-            raise InputError(path, f"video decoding failed after {index} frames ({type(exc).__name__}: {exc})") from None
+            raise InputError(
+                path, f"video decoding failed after {index} frames ({type(exc).__name__}: {exc})"
+            ) from None
         if index < 0:
             raise InputError(path, "video stream holds no decodable frame")

@@ -1,4 +1,5 @@
 """Feature-map trunks: the FaceNet cut of the teachers and any torchvision backbone for students."""
+
 from __future__ import annotations
 
 import os
@@ -76,8 +77,9 @@ def load_vggface2_weights(trunk: nn.Sequential) -> None:
         raise ModelLoadError(f"{target} does not hold the FaceNet trunk: missing {missing[:5]}...")
 
 
-def facenet_expression_trunk(growth_rate: int = 64, dense_layers: int = 5,
-                             bottleneck: int = 512) -> tuple[nn.Sequential, int]:
+def facenet_expression_trunk(
+    growth_rate: int = 64, dense_layers: int = 5, bottleneck: int = 512
+) -> tuple[nn.Sequential, int]:
     """The teacher body of Fig. 1 after the FaceNet cut: 1x1 conv+BN+ReLU, then the dense block.
 
     "Five DenseNet blocks" in DeepFEVER follow FECNet [8], whose DenseNet part is one dense block
@@ -88,8 +90,9 @@ def facenet_expression_trunk(growth_rate: int = 64, dense_layers: int = 5,
 
     body = nn.Sequential(
         ConvBNReLU(FACENET_CUT_CHANNELS, bottleneck),
-        _DenseBlock(num_layers=dense_layers, num_input_features=bottleneck, bn_size=4,
-                    growth_rate=growth_rate, drop_rate=0.0),
+        _DenseBlock(
+            num_layers=dense_layers, num_input_features=bottleneck, bn_size=4, growth_rate=growth_rate, drop_rate=0.0
+        ),
     )
     return body, bottleneck + dense_layers * growth_rate
 
@@ -108,8 +111,9 @@ def torchvision_trunk(name: str) -> tuple[nn.Module, int]:
     except ValueError as exc:
         raise ValueError(f"unknown torchvision backbone {name!r}: {exc}") from exc
     if hasattr(net, "layer4"):
-        trunk: nn.Module = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
-                                         net.layer1, net.layer2, net.layer3, net.layer4)
+        trunk: nn.Module = nn.Sequential(
+            net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
+        )
     elif hasattr(net, "features"):
         # DenseNet's forward applies the last ReLU outside `.features`.
         trunk = nn.Sequential(net.features, nn.ReLU(inplace=True)) if name.startswith("densenet") else net.features

@@ -1,5 +1,6 @@
 """CBAM (Woo et al. 2018) and the ResNet-101 + CBAM extractor of paper 002 (Emotion Recognition for
 In-the-wild Videos), which puts a CBAM module after each residual block."""
+
 from __future__ import annotations
 
 import torch
@@ -12,7 +13,8 @@ class ChannelAttention(nn.Module):
         super().__init__()
         hidden = max(channels // reduction, 1)
         self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.ReLU(inplace=True),
             nn.Conv2d(hidden, channels, 1, bias=False),
         )
 
@@ -53,6 +55,5 @@ def resnet101_cbam_features() -> tuple[nn.Module, int]:
         for block in layer:
             blocks += [block, CBAM(block.conv3.out_channels)]
         setattr(net, layer_name, nn.Sequential(*blocks))
-    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
-                          net.layer1, net.layer2, net.layer3, net.layer4)
+    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
     return trunk, 2048

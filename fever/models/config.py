@@ -1,4 +1,5 @@
 """The architecture description saved as ``config.json`` next to ``model.safetensors``."""
+
 from __future__ import annotations
 
 import hashlib
@@ -68,7 +69,9 @@ class ModelConfig:
         data = dict(data)
         version = data.pop("config_version", CONFIG_VERSION)
         if version > CONFIG_VERSION:
-            raise ValueError(f"config_version {version} is newer than this fever understands ({CONFIG_VERSION}); upgrade fever")
+            raise ValueError(
+                f"config_version {version} is newer than this fever understands ({CONFIG_VERSION}); upgrade fever"
+            )
         data.pop("library", None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

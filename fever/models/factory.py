@@ -3,6 +3,7 @@
 timm's ``_factory``: :func:`create_model` builds a preset, :func:`load` a trained model from a
 preset with bundled weights, a folder or a Hub repo id.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,9 @@ from .network import FeverModel
 from .registry import get_config
 
 
-def create_model(model_name: str, pretrained: bool = False, backbone_weights: str | None = None,
-                 **overrides: Any) -> FeverModel:
+def create_model(
+    model_name: str, pretrained: bool = False, backbone_weights: str | None = None, **overrides: Any
+) -> FeverModel:
     """Build a preset, with random weights or its bundled ones.
 
     Args:
@@ -34,8 +36,13 @@ def create_model(model_name: str, pretrained: bool = False, backbone_weights: st
     return FeverModel(get_config(model_name, **overrides), backbone_weights=backbone_weights)
 
 
-def load(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
-         local_files_only: bool | None = None, device: str | torch.device = "cpu") -> FeverModel:
+def load(
+    name_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool | None = None,
+    device: str | torch.device = "cpu",
+) -> FeverModel:
     """Load a fever model in eval mode from a preset name, a folder or a Hub repo id.
 
     Args:
@@ -53,5 +60,6 @@ def load(name_or_path: str | Path, revision: str | None = None, cache_dir: str |
         model = fever.load("fever-student-resnet18")            # bundled weights
         model = fever.load("org/fever-model", revision="v1.0")   # Hub, cached
     """
-    return FeverModel.from_pretrained(name_or_path, revision=revision, cache_dir=cache_dir,
-                                      local_files_only=local_files_only, device=device)
+    return FeverModel.from_pretrained(
+        name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, device=device
+    )

@@ -12,6 +12,7 @@ These trunks keep the resolution instead:
 Each spec in :data:`FER_TRUNKS` is a name that a :class:`~fever.models.config.ModelConfig` can use
 as its ``backbone``. Speeds measured here are in ``distill/configs/README.md``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,11 @@ from torch import nn
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False), nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
 
 
 def vgg_trunk(widths: tuple[int, ...], depths: tuple[int, ...]) -> tuple[nn.Sequential, int]:
@@ -53,8 +57,9 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.bn1(self.conv1(x)))
@@ -81,16 +86,25 @@ class TrunkSpec:
 
 
 FER_TRUNKS: dict[str, TrunkSpec] = {
-    "vgg_s": TrunkSpec(lambda: vgg_trunk((32, 64, 128, 256), (2, 2, 2, 2)),
-                       "VGG, 8 conv layers of 32-256 channels, 1.2 M parameters (fast default student)"),
-    "vgg_m": TrunkSpec(lambda: vgg_trunk((48, 96, 192, 384), (2, 2, 2, 2)),
-                       "VGG, 8 conv layers of 48-384 channels, 2.7 M parameters"),
-    "vgg13_fer": TrunkSpec(lambda: vgg_trunk((64, 128, 256, 256), (2, 2, 3, 3)),
-                           "VGG-13 of the FER+ paper (Barsoum et al. 2016), 10 conv layers"),
-    "resnet18_fer": TrunkSpec(lambda: resnet_trunk((64, 128, 256, 512), (2, 2, 2, 2), stem_stride=2),
-                              "ResNet-18 with a 3x3 stride-2 stem and no max-pool, 11 M parameters"),
-    "resnet10_fer": TrunkSpec(lambda: resnet_trunk((64, 128, 256, 512), (1, 1, 1, 1), stem_stride=2),
-                              "ResNet-10 (one block per stage), 3x3 stride-2 stem, no max-pool"),
+    "vgg_s": TrunkSpec(
+        lambda: vgg_trunk((32, 64, 128, 256), (2, 2, 2, 2)),
+        "VGG, 8 conv layers of 32-256 channels, 1.2 M parameters (fast default student)",
+    ),
+    "vgg_m": TrunkSpec(
+        lambda: vgg_trunk((48, 96, 192, 384), (2, 2, 2, 2)), "VGG, 8 conv layers of 48-384 channels, 2.7 M parameters"
+    ),
+    "vgg13_fer": TrunkSpec(
+        lambda: vgg_trunk((64, 128, 256, 256), (2, 2, 3, 3)),
+        "VGG-13 of the FER+ paper (Barsoum et al. 2016), 10 conv layers",
+    ),
+    "resnet18_fer": TrunkSpec(
+        lambda: resnet_trunk((64, 128, 256, 512), (2, 2, 2, 2), stem_stride=2),
+        "ResNet-18 with a 3x3 stride-2 stem and no max-pool, 11 M parameters",
+    ),
+    "resnet10_fer": TrunkSpec(
+        lambda: resnet_trunk((64, 128, 256, 512), (1, 1, 1, 1), stem_stride=2),
+        "ResNet-10 (one block per stage), 3x3 stride-2 stem, no max-pool",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """The output heads that sit on the ``D_face`` expression vector (DeepFEVER II-A, II-B)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ class FeverOutput:
 class ExpressionHeads(nn.Module):
     """Dropout on the vector, then independent linear heads (paper: 0.1 teachers, 0.2 student)."""
 
-    def __init__(self, d_face: int, similarity_dim: int = 32, num_classes: int = 8,
-                 distill_dim: int = 0, dropout: float = 0.1) -> None:
+    def __init__(
+        self, d_face: int, similarity_dim: int = 32, num_classes: int = 8, distill_dim: int = 0, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.similarity = nn.Linear(d_face, similarity_dim)

@@ -7,6 +7,7 @@ writes a folder ready for ``hf upload``. Building networks is :mod:`fever.models
 joining the two :mod:`fever.models.factory`'s. Weights are read from safetensors only: nothing is
 ever unpickled.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,16 @@ class ModelOrigin:
     dtype: str = "float32"
 
 
-def save_pretrained(model: "FeverModel", save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
-                    training: dict[str, Any] | None = None, card_template: str | None = None,
-                    dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
+def save_pretrained(
+    model: "FeverModel",
+    save_directory: str | Path,
+    *,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    card_template: str | None = None,
+    dtype: torch.dtype | None = None,
+    comparison: str | None = None,
+) -> Path:
     """Write a Hub model folder (config, weights, card, and the probes the model came with).
 
     Args:
@@ -81,10 +89,19 @@ def save_pretrained(model: "FeverModel", save_directory: str | Path, *, metrics:
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    save_file(state, str(folder / WEIGHTS_NAME),
-              metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__})
-    card = render_model_card(cfg, metrics=metrics, training=training, template=card_template, comparison=comparison,
-                             num_parameters=sum(p.numel() for p in model.parameters()))
+    save_file(
+        state,
+        str(folder / WEIGHTS_NAME),
+        metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__},
+    )
+    card = render_model_card(
+        cfg,
+        metrics=metrics,
+        training=training,
+        template=card_template,
+        comparison=comparison,
+        num_parameters=sum(p.numel() for p in model.parameters()),
+    )
     (folder / CARD_NAME).write_text(card)
     # the probes fitted on this model's vectors stay valid for the same weights: they travel along
     shipped = origin.folder / PROBES_DIR if origin is not None else None
@@ -97,20 +114,33 @@ def _env_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None,
-               local_files_only: bool) -> Path:
+def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None, local_files_only: bool) -> Path:
     """Fetch (or find in the cache) config + weights of a Hub repo; return their snapshot folder."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     where = f"{repo_id}@{revision or 'main'}"
     paths = []
     for filename in (CONFIG_NAME, WEIGHTS_NAME):
         try:
-            paths.append(Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir,
-                                              local_files_only=local_files_only,
-                                              library_name="fever")))
+            paths.append(
+                Path(
+                    hf_hub_download(
+                        repo_id,
+                        filename,
+                        revision=revision,
+                        cache_dir=cache_dir,
+                        local_files_only=local_files_only,
+                        library_name="fever",
+                    )
+                )
+            )
         except LocalEntryNotFoundError as exc:
             raise OfflineError(
                 f"{where}: {filename} is not in the Hugging Face cache "
@@ -123,8 +153,12 @@ def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None,
     return paths[0].parent
 
 
-def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
-            local_files_only: bool | None = None) -> tuple[Path, str]:
+def resolve(
+    name_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool | None = None,
+) -> tuple[Path, str]:
     """Find the folder that holds a model; returns it and a human-readable source."""
     text = str(name_or_path)
     path = Path(text).expanduser()
@@ -142,8 +176,10 @@ def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: st
     if path.suffix or path.exists() or text.startswith((".", "/", "~")):
         raise ModelLoadError(f"{text}: no such model folder (expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME})")
     if "/" not in text:
-        raise UnknownModelError(f"{text!r} is neither a registered model, a folder nor a Hub repo id (owner/name); "
-                                f"registered: {', '.join(list_models())}")
+        raise UnknownModelError(
+            f"{text!r} is neither a registered model, a folder nor a Hub repo id (owner/name); "
+            f"registered: {', '.join(list_models())}"
+        )
     offline = _env_offline() if local_files_only is None else local_files_only
     return _hub_files(text, revision, cache_dir, offline), f"hf:{text}@{revision or 'main'}"
 
@@ -173,7 +209,9 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except Exception as exc:  # SafetensorError, OSError, ValueError depending on the damage
-        raise ModelLoadError(f"{file}: corrupt or truncated safetensors file ({exc}); download or save it again") from exc
+        raise ModelLoadError(
+            f"{file}: corrupt or truncated safetensors file ({exc}); download or save it again"
+        ) from exc
     return tensors, metadata
 
 
@@ -183,8 +221,13 @@ def stored_dtype(tensors: dict[str, torch.Tensor]) -> str:
     return kinds.pop() if len(kinds) == 1 else "float32"
 
 
-def check_weights_fit(expected: dict[str, torch.Tensor], config: ModelConfig, tensors: dict[str, torch.Tensor],
-                      metadata: dict[str, str], folder: Path) -> None:
+def check_weights_fit(
+    expected: dict[str, torch.Tensor],
+    config: ModelConfig,
+    tensors: dict[str, torch.Tensor],
+    metadata: dict[str, str],
+    folder: Path,
+) -> None:
     """Refuse weights that were saved for another config, naming the first differences.
 
     Args:
@@ -195,8 +238,11 @@ def check_weights_fit(expected: dict[str, torch.Tensor], config: ModelConfig, te
     """
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    wrong = [f"{k}: config wants {tuple(expected[k].shape)}, file has {tuple(tensors[k].shape)}"
-             for k in expected if k in tensors and expected[k].shape != tensors[k].shape]
+    wrong = [
+        f"{k}: config wants {tuple(expected[k].shape)}, file has {tuple(tensors[k].shape)}"
+        for k in expected
+        if k in tensors and expected[k].shape != tensors[k].shape
+    ]
     problems = []
     if missing:
         problems.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
@@ -206,7 +252,9 @@ def check_weights_fit(expected: dict[str, torch.Tensor], config: ModelConfig, te
         problems.append(f"{len(wrong)} shapes differ (e.g. {wrong[0]})")
     saved_hash = metadata.get("fever_config_hash")
     if not problems and saved_hash and saved_hash != config.config_hash():
-        problems.append(f"the weights were saved with config hash {saved_hash}, config.json hashes to "
-                        f"{config.config_hash()} (was config.json edited?)")
+        problems.append(
+            f"the weights were saved with config hash {saved_hash}, config.json hashes to "
+            f"{config.config_hash()} (was config.json edited?)"
+        )
     if problems:
         raise ModelLoadError(f"{folder}: {CONFIG_NAME} does not match {WEIGHTS_NAME}: " + "; ".join(problems))

@@ -1,4 +1,5 @@
 """The DeepFEVER network: a trunk, a projection to the ``D_face`` vector, and the output heads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .backbones import facenet_expression_trunk, facenet_trunk, load_vggface2_weights, torchvision_trunk
 from . import hub
+from .backbones import facenet_expression_trunk, facenet_trunk, load_vggface2_weights, torchvision_trunk
 from .config import ModelConfig
 from .fer_nets import FER_TRUNKS, fer_trunk
 from .heads import ConvBNReLU, ExpressionHeads, FeverOutput
@@ -45,7 +46,9 @@ class FeverModel(nn.Module):
             self.body: nn.Module = body
         else:
             if backbone_weights is not None:
-                raise ValueError("backbone_weights applies to the FaceNet trunk; other trunks start from random weights here")
+                raise ValueError(
+                    "backbone_weights applies to the FaceNet trunk; other trunks start from random weights here"
+                )
             if config.backbone in FER_TRUNKS:
                 self.trunk, channels = fer_trunk(config.backbone)
             else:
@@ -53,8 +56,9 @@ class FeverModel(nn.Module):
             self.body = nn.Identity()
         self.project = ConvBNReLU(channels, config.d_face)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.heads = ExpressionHeads(config.d_face, config.similarity_dim, config.num_classes,
-                                     config.distill_dim, config.dropout)
+        self.heads = ExpressionHeads(
+            config.d_face, config.similarity_dim, config.num_classes, config.distill_dim, config.dropout
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map before pooling: (N, D_face, h, w)."""
@@ -68,18 +72,38 @@ class FeverModel(nn.Module):
         return self.heads(self.embed(x))
 
     # Hub-style persistence (PyTorchModelHubMixin's surface; the files are fever.models.hub's).
-    def save_pretrained(self, save_directory: str | Path, *, metrics: dict[str, Any] | None = None,
-                        training: dict[str, Any] | None = None, card_template: str | None = None,
-                        dtype: torch.dtype | None = None, comparison: str | None = None) -> Path:
+    def save_pretrained(
+        self,
+        save_directory: str | Path,
+        *,
+        metrics: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        card_template: str | None = None,
+        dtype: torch.dtype | None = None,
+        comparison: str | None = None,
+    ) -> Path:
         """Write ``config.json``, ``model.safetensors``, a model card and shipped probes (see
         :func:`fever.models.hub.save_pretrained`)."""
-        return hub.save_pretrained(self, save_directory, metrics=metrics, training=training,
-                                   card_template=card_template, dtype=dtype, comparison=comparison)
+        return hub.save_pretrained(
+            self,
+            save_directory,
+            metrics=metrics,
+            training=training,
+            card_template=card_template,
+            dtype=dtype,
+            comparison=comparison,
+        )
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, *, revision: str | None = None,
-                        cache_dir: str | Path | None = None, local_files_only: bool | None = None,
-                        device: str | torch.device = "cpu") -> "FeverModel":
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        local_files_only: bool | None = None,
+        device: str | torch.device = "cpu",
+    ) -> "FeverModel":
         """Same as :func:`fever.load`: find the files, check that they fit, build, load, eval mode."""
         folder, source = hub.resolve(name_or_path, revision, cache_dir, local_files_only)
         config = hub.read_config(folder)
@@ -87,7 +111,10 @@ class FeverModel(nn.Module):
         model = cls(config)
         hub.check_weights_fit(model.state_dict(), config, tensors, metadata, folder)
         model.load_state_dict(tensors, strict=True)
-        model.origin = ModelOrigin(source=source, folder=folder,
-                                   revision=revision or metadata.get("fever_version", ""),
-                                   dtype=hub.stored_dtype(tensors))
+        model.origin = ModelOrigin(
+            source=source,
+            folder=folder,
+            revision=revision or metadata.get("fever_version", ""),
+            dtype=hub.stored_dtype(tensors),
+        )
         return model.to(device).eval()

@@ -2,6 +2,7 @@
 ``get_config``. This module only names things; :mod:`fever.models.presets` declares the presets,
 :mod:`fever.models.hub` moves files and :mod:`fever.models.factory` builds models.
 """
+
 from __future__ import annotations
 
 import fnmatch

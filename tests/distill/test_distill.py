@@ -1,4 +1,5 @@
 """Training pieces of DeepFEVER: the triplet rule, the losses, and exact resume."""
+
 import json
 
 import numpy as np
@@ -9,18 +10,21 @@ from safetensors import safe_open
 import fever
 from distill.config import TrainConfig
 from distill.ferplus import FerPlusSplit
-from distill.losses import (distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss,
-                            soft_cross_entropy)
+from distill.losses import distillation_target, fec_triplet_loss, rkd_angle_loss, rkd_distance_loss, soft_cross_entropy
 from distill.trainer import Trainer
 from distill.triplets import sample_triplets
 from probes.metrics import triplet_accuracy
 
 
 def test_majority_rule_drops_ties_and_unknown():
-    votes = np.array([[6, 4, 0, 0, 0, 0, 0, 0, 0, 0],    # neutral
-                      [5, 5, 0, 0, 0, 0, 0, 0, 0, 0],    # tie -> no label
-                      [1, 0, 0, 0, 0, 0, 0, 0, 9, 0],    # unknown -> no label
-                      [0, 0, 0, 0, 0, 0, 0, 3, 0, 0]])   # contempt
+    votes = np.array(
+        [
+            [6, 4, 0, 0, 0, 0, 0, 0, 0, 0],  # neutral
+            [5, 5, 0, 0, 0, 0, 0, 0, 0, 0],  # tie -> no label
+            [1, 0, 0, 0, 0, 0, 0, 0, 9, 0],  # unknown -> no label
+            [0, 0, 0, 0, 0, 0, 0, 3, 0, 0],
+        ]
+    )  # contempt
     split = FerPlusSplit(np.array(["a", "b", "c", "d"]), np.zeros((4, 48, 48), np.uint8), votes, np.full(4, -1))
     assert split.majority.tolist() == [0, -1, -1, 7]
     assert np.allclose(split.distributions[0], [0.6, 0.4, 0, 0, 0, 0, 0, 0])
@@ -51,14 +55,16 @@ def test_soft_and_hard_cross_entropy_agree_on_one_hot():
     logits = torch.randn(5, 8)
     labels = torch.tensor([0, 3, 7, 1, 2])
     one_hot = torch.nn.functional.one_hot(labels, 8).float()
-    assert soft_cross_entropy(logits, one_hot).item() == pytest.approx(soft_cross_entropy(logits, labels).item(), rel=1e-5)
+    assert soft_cross_entropy(logits, one_hot).item() == pytest.approx(
+        soft_cross_entropy(logits, labels).item(), rel=1e-5
+    )
 
 
 def test_rkd_losses_are_zero_for_the_same_geometry():
     torch.manual_seed(0)
     t = torch.randn(16, 80)
-    assert rkd_distance_loss(3 * t, t).item() < 1e-6        # distances are normalised by their mean
-    assert rkd_angle_loss(3 * t + 1, t).item() < 1e-6        # angles ignore scale and shift
+    assert rkd_distance_loss(3 * t, t).item() < 1e-6  # distances are normalised by their mean
+    assert rkd_angle_loss(3 * t + 1, t).item() < 1e-6  # angles ignore scale and shift
     s = torch.randn(16, 80, requires_grad=True)
     loss = 25 * rkd_distance_loss(s, t) + 50 * rkd_angle_loss(s, t)
     loss.backward()
@@ -75,9 +81,19 @@ def test_distillation_target_is_80d_of_four_unit_parts():
 
 def _tiny(tmp_path, datasets, **kw):
     # the 1.2 M-parameter VGG keeps these tests fast; the paper's teacher is built in test_models
-    base = dict(phase="teacher", model="fever-student-vgg-s48", overrides={"d_face": 32, "distill_dim": 0},
-                out=str(tmp_path / "run"), data_root=str(datasets), epochs=1, epoch_triplets=40,
-                batch_triplets=4, batch_labelled=4, val_triplets=50, threads=2)
+    base = dict(
+        phase="teacher",
+        model="fever-student-vgg-s48",
+        overrides={"d_face": 32, "distill_dim": 0},
+        out=str(tmp_path / "run"),
+        data_root=str(datasets),
+        epochs=1,
+        epoch_triplets=40,
+        batch_triplets=4,
+        batch_labelled=4,
+        val_triplets=50,
+        threads=2,
+    )
     base.update(kw)
     return TrainConfig.from_dict(base)
 
@@ -93,13 +109,21 @@ def test_resume_is_exact(tmp_path, datasets, split_at):
     Trainer(_tiny(tmp_path / "b", datasets, max_steps=split_at)).run()
     resumed = Trainer(_tiny(tmp_path / "b", datasets, max_steps=4)).run()
     assert straight["step"] == resumed["step"] == 4
-    wa, wb = _weights(tmp_path / "a" / "run" / "checkpoint.safetensors"), _weights(tmp_path / "b" / "run" / "checkpoint.safetensors")
+    wa, wb = (
+        _weights(tmp_path / "a" / "run" / "checkpoint.safetensors"),
+        _weights(tmp_path / "b" / "run" / "checkpoint.safetensors"),
+    )
     assert wa.keys() == wb.keys() and any(k.startswith("optim.") for k in wa)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     steps = (tmp_path / "b" / "run" / "steps.csv").read_text().splitlines()
-    assert steps[0].startswith("step,epoch,loss,triplet,ce") and [r.split(",")[0] for r in steps[1:]] == ["1", "2", "3", "4"]
+    assert steps[0].startswith("step,epoch,loss,triplet,ce") and [r.split(",")[0] for r in steps[1:]] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
     straight_log = (tmp_path / "a" / "run" / "steps.csv").read_text().splitlines()
-    assert [r.split(",")[2] for r in steps[1:]] == [r.split(",")[2] for r in straight_log[1:]]   # same losses
+    assert [r.split(",")[2] for r in steps[1:]] == [r.split(",")[2] for r in straight_log[1:]]  # same losses
 
 
 def test_student_distils_from_two_teachers(tmp_path, datasets):
@@ -108,15 +132,24 @@ def test_student_distils_from_two_teachers(tmp_path, datasets):
         m = fever.create_model("fever-teacher-vgg13-48", input_size=64, d_face=d, name=f"t{d}")
         teachers.append(str(m.save_pretrained(tmp_path / f"t{d}")))
     unl = tmp_path / "faces.npy"
-    np.save(unl, np.random.default_rng(0).integers(0, 255, (20, 64, 64), dtype=np.uint8))   # not FER's 48 px
-    cfg = _tiny(tmp_path, datasets, phase="student", model="fever-student-vgg-s48", overrides={"d_face": 32},
-                teachers=teachers, unlabelled=[str(unl)], batch_unlabelled=4, max_steps=2)
+    np.save(unl, np.random.default_rng(0).integers(0, 255, (20, 64, 64), dtype=np.uint8))  # not FER's 48 px
+    cfg = _tiny(
+        tmp_path,
+        datasets,
+        phase="student",
+        model="fever-student-vgg-s48",
+        overrides={"d_face": 32},
+        teachers=teachers,
+        unlabelled=[str(unl)],
+        batch_unlabelled=4,
+        max_steps=2,
+    )
     Trainer(cfg).run()
     rows = (tmp_path / "run" / "steps.csv").read_text().splitlines()[1:]
     rkd_d = [float(r.split(",")[5]) for r in rows]
     assert len(rows) == 2 and all(v > 0 for v in rkd_d)
     best = fever.load(tmp_path / "run" / "best")
-    assert best.config.distill_dim == 80 and best.config.preprocess.input_size == 48   # teachers run at 64 px
+    assert best.config.distill_dim == 80 and best.config.preprocess.input_size == 48  # teachers run at 64 px
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["teachers"] == teachers
 
 
@@ -126,17 +159,49 @@ def test_package_writes_a_loadable_folder_whose_card_has_the_results(tmp_path, d
 
     Trainer(_tiny(tmp_path, datasets, model="fever-student-vgg-s48", overrides={"d_face": 32}, max_steps=2)).run()
     compare = tmp_path / "results.json"
-    compare.write_text(json.dumps([{"model": "m", "source": "runs/other/best", "ferplus_accuracy": 0.5,
-                                    "ferplus_official_accuracy": 0.6, "fer2013_accuracy": 0.25,
-                                    "triplet_accuracy": 0.75, "triplet_accuracy_similarity_head": 0.7}]))
+    compare.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "m",
+                    "source": "runs/other/best",
+                    "ferplus_accuracy": 0.5,
+                    "ferplus_official_accuracy": 0.6,
+                    "fer2013_accuracy": 0.25,
+                    "triplet_accuracy": 0.75,
+                    "triplet_accuracy_similarity_head": 0.7,
+                }
+            ]
+        )
+    )
     out = tmp_path / "shipped"
-    assert distill_main(["package", str(tmp_path / "run"), "--out", str(out), "--data-root", str(datasets),
-                         "--name", "shipped-test", "--margin", "0.1", "--compare", str(compare)]) == 0
+    assert (
+        distill_main(
+            [
+                "package",
+                str(tmp_path / "run"),
+                "--out",
+                str(out),
+                "--data-root",
+                str(datasets),
+                "--name",
+                "shipped-test",
+                "--margin",
+                "0.1",
+                "--compare",
+                str(compare),
+            ]
+        )
+        == 0
+    )
     model = fever.load(out)
     assert model.config.name == "shipped-test" and model.config.preprocess.margin == 0.1
     card = (out / "README.md").read_text()
     assert "| FER+ test accuracy, 8 classes (linear probe, unweighted, majority labels) | " in card
-    assert "## Compared with the other runs" in card and "| runs/other/best | 50.00% | 60.00% | 25.00% | 75.00% | - | - | 70.00% |" in card
+    assert (
+        "## Compared with the other runs" in card
+        and "| runs/other/best | 50.00% | 60.00% | 25.00% | 75.00% | - | - | 70.00% |" in card
+    )
     assert "| steps run so far | 2 |" in card
     assert (out / "probes" / "logistic" / "probe.safetensors").exists()
 
@@ -144,10 +209,12 @@ def test_package_writes_a_loadable_folder_whose_card_has_the_results(tmp_path, d
 def test_package_refuses_a_bad_comparison_file_before_evaluating(tmp_path, capsys):
     from distill.cli import main as distill_main
 
-    run = str(tmp_path / "no-such-run")     # never reached: the comparison file is checked first
+    run = str(tmp_path / "no-such-run")  # never reached: the comparison file is checked first
     args = ["package", run, "--out", str(tmp_path / "out"), "--compare"]
-    assert distill_main(args + [str(tmp_path / "missing.json")]) == 1     # a FeverError: message, exit 1
-    assert f"fever-distill: error: {tmp_path / 'missing.json'}: cannot read the comparison file" in capsys.readouterr().err
+    assert distill_main(args + [str(tmp_path / "missing.json")]) == 1  # a FeverError: message, exit 1
+    assert (
+        f"fever-distill: error: {tmp_path / 'missing.json'}: cannot read the comparison file" in capsys.readouterr().err
+    )
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps([{"model": "m", "ferplus_accuracy": 0.5}]))
     assert distill_main(args + [str(partial)]) == 1
@@ -175,14 +242,25 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path, datasets):
     cfg = _tiny(tmp_path, datasets, max_steps=3, threads=1).to_dict()
     config = tmp_path / "ddp.json"
     config.write_text(json.dumps(cfg))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "distill.cli", "teacher", "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "distill.cli",
+        "teacher",
+        "--config",
+        str(config),
+    ]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     check = json.loads((tmp_path / "run" / "sync_check.json").read_text())
     assert check["step"] == 3 and len(check["digests"]) == 2 and len(set(check["digests"])) == 1
     rows = (tmp_path / "run" / "steps.csv").read_text().splitlines()
-    assert len(rows) == 4   # rank 0 alone writes the log
+    assert len(rows) == 4  # rank 0 alone writes the log
 
 
 # -- the from-scratch recipe (issue 14) ------------------------------------------------------------------
@@ -190,9 +268,9 @@ def test_lr_schedules_known_values():
     onecycle = TrainConfig.from_dict({"schedule": "onecycle", "warmup_epochs": 2, "lr": 0.1})
     assert [round(onecycle.lr_at(s, 1000, 100), 4) for s in (0, 100, 200, 600, 1000)] == [0.004, 0.052, 0.1, 0.05, 0.0]
     cosine = TrainConfig.from_dict({"schedule": "cosine", "warmup_epochs": 1, "lr": 0.1, "min_lr": 0.01})
-    assert cosine.lr_at(50, 1000, 100) == pytest.approx(0.004 + 0.096 * 0.5)       # linear warm-up
+    assert cosine.lr_at(50, 1000, 100) == pytest.approx(0.004 + 0.096 * 0.5)  # linear warm-up
     assert cosine.lr_at(1000, 1000, 100) == pytest.approx(0.01)
-    assert TrainConfig.from_dict({}).lr_at(500, 1000, 100) == 0.005                 # the paper's constant rate
+    assert TrainConfig.from_dict({}).lr_at(500, 1000, 100) == 0.005  # the paper's constant rate
 
 
 def test_recipe_config_errors_name_the_setting():
@@ -219,6 +297,7 @@ def test_augmentation_is_seeded_and_keeps_shape():
     # identity settings give the plain evaluation input back
     plain = AugmentConfig(scale=(1.0, 1.0), ratio=(1.0, 1.0), flip=0.0, brightness=0, contrast=0, saturation=0)
     from distill.augment import eval_batch
+
     assert torch.allclose(augment_batch(faces, pre, np.random.default_rng(0), plain), eval_batch(faces, pre), atol=1e-5)
 
 
@@ -230,8 +309,8 @@ def test_random_erasing_replaces_one_rectangle():
     changed = (out != 0).any(dim=1)
     for mask in changed:
         rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
-        box = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-        assert box.all() and mask.sum() == box.numel()     # one filled rectangle, nothing outside it
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert box.all() and mask.sum() == box.numel()  # one filled rectangle, nothing outside it
         assert 0.03 * 400 <= mask.sum() <= 0.2 * 400
 
 
@@ -241,7 +320,7 @@ def test_mixup_mixes_labels_with_the_pixels():
     x = torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])
     y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     mx, my = mix_batch(x, y, np.random.default_rng(3), AugmentConfig(mixup=0.4, mix_prob=1.0))
-    lam = 1 - float(mx[0].mean())        # face 0 (zeros) took (1 - lam) of face 1 (ones), or stayed
+    lam = 1 - float(mx[0].mean())  # face 0 (zeros) took (1 - lam) of face 1 (ones), or stayed
     assert torch.allclose(my.sum(1), torch.ones(2))
     assert my[0, 0].item() == pytest.approx(lam, abs=1e-6) or my[0, 0].item() == pytest.approx(1.0)
     same_x, same_y = mix_batch(x, y, np.random.default_rng(3), AugmentConfig())
@@ -249,36 +328,65 @@ def test_mixup_mixes_labels_with_the_pixels():
 
 
 def test_in_batch_triplets_are_bounded():
-    same = np.tile(np.array([[1.0, 0, 0]], np.float32), (10, 1))   # no unambiguous triplet exists
+    same = np.tile(np.array([[1.0, 0, 0]], np.float32), (10, 1))  # no unambiguous triplet exists
     assert sample_triplets(same, 50, np.random.default_rng(0), max_rounds=4).shape == (0, 3)
-    assert sample_triplets(same[:2], 50, np.random.default_rng(0)).shape == (0, 3)   # fewer than 3 faces
+    assert sample_triplets(same[:2], 50, np.random.default_rng(0)).shape == (0, 3)  # fewer than 3 faces
 
 
 def test_scratch_recipe_resumes_exactly_with_ema(tmp_path, datasets):
-    recipe = dict(model="fever-student-vgg-s48", phase="student", distill=False, overrides={"d_face": 32},
-                  triplet_source="batch", batch_labelled=16, batch_triplets=16, epochs=2, schedule="onecycle",
-                  warmup_epochs=0.5, lr=0.05, weight_decay=5e-4, decay_norm_and_bias=False, ema_decay=0.9,
-                  augment={"rotation": 10, "erasing": 0.5, "mixup": 0.2, "mix_prob": 0.5}, plot=False)
+    recipe = dict(
+        model="fever-student-vgg-s48",
+        phase="student",
+        distill=False,
+        overrides={"d_face": 32},
+        triplet_source="batch",
+        batch_labelled=16,
+        batch_triplets=16,
+        epochs=2,
+        schedule="onecycle",
+        warmup_epochs=0.5,
+        lr=0.05,
+        weight_decay=5e-4,
+        decay_norm_and_bias=False,
+        ema_decay=0.9,
+        augment={"rotation": 10, "erasing": 0.5, "mixup": 0.2, "mix_prob": 0.5},
+        plot=False,
+    )
     straight = Trainer(_tiny(tmp_path / "a", datasets, max_steps=4, **recipe)).run()
     Trainer(_tiny(tmp_path / "b", datasets, max_steps=2, **recipe)).run()
     resumed = Trainer(_tiny(tmp_path / "b", datasets, max_steps=4, **recipe)).run()
     assert straight["step"] == resumed["step"] == 4
-    wa, wb = _weights(tmp_path / "a" / "run" / "checkpoint.safetensors"), _weights(tmp_path / "b" / "run" / "checkpoint.safetensors")
+    wa, wb = (
+        _weights(tmp_path / "a" / "run" / "checkpoint.safetensors"),
+        _weights(tmp_path / "b" / "run" / "checkpoint.safetensors"),
+    )
     assert any(k.startswith("ema.") for k in wa) and wa.keys() == wb.keys()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     ema_w = wa["ema.module.project.0.weight"]
-    assert not torch.equal(ema_w, wa["model.project.0.weight"])     # the average lags the raw weights
+    assert not torch.equal(ema_w, wa["model.project.0.weight"])  # the average lags the raw weights
     rows = (tmp_path / "a" / "run" / "steps.csv").read_text().splitlines()[1:]
     lrs = [float(r.split(",")[8]) for r in rows]
-    assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs)     # warm-up from lr/25
+    assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs)  # warm-up from lr/25
 
 
 def test_trainer_plots_curves(tmp_path, datasets):
     pytest.importorskip("matplotlib")
     from distill.curves import plot_curves
 
-    Trainer(_tiny(tmp_path, datasets, model="fever-student-vgg-s48", phase="student", distill=False,
-                  overrides={"d_face": 32}, triplet_source="batch", epochs=2, ema_decay=0.5, max_steps=2)).run()
+    Trainer(
+        _tiny(
+            tmp_path,
+            datasets,
+            model="fever-student-vgg-s48",
+            phase="student",
+            distill=False,
+            overrides={"d_face": 32},
+            triplet_source="batch",
+            epochs=2,
+            ema_decay=0.5,
+            max_steps=2,
+        )
+    ).run()
     epochs = (tmp_path / "run" / "epochs.csv").read_text().splitlines()
     assert epochs[0].startswith("epoch,step,lr,train_loss,val_accuracy") and len(epochs) == 2
     png = plot_curves(tmp_path / "run")

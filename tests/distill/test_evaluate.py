@@ -1,4 +1,5 @@
 """The paper's linear evaluation: known answers on small data, and the full protocol (slow)."""
+
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_linear_probe_known_answers():
     x = centres[y] + rng.normal(0, 0.5, (400, 4))
     y_test = rng.integers(0, 4, 100)
     x_test = centres[y_test] + rng.normal(0, 0.5, (100, 4))
-    y_test[:5] = -1                                 # rows without a label are left out
+    y_test[:5] = -1  # rows without a label are left out
     r = linear_probe(x, y, x_test, y_test)
     assert r["accuracy"] == 1.0 and r["macro_f1"] == 1.0 and r["n_test"] == 95 and r["n_train"] == 400
     noise = linear_probe(rng.normal(size=(400, 4)), y, rng.normal(size=(100, 4)), rng.integers(0, 4, 100))
@@ -30,13 +31,21 @@ def test_frozen_triplets_resolve_in_the_test_split(datasets):
     d = test.distributions
     tv = lambda a, b: 0.5 * np.abs(d[a] - d[b]).sum(1)  # noqa: E731
     close, far1, far2 = tv(trip[:, 0], trip[:, 1]), tv(trip[:, 0], trip[:, 2]), tv(trip[:, 1], trip[:, 2])
-    assert ((np.minimum(far1, far2) - close) >= 0.3 - 1e-6).all()   # the documented rule holds for each
+    assert ((np.minimum(far1, far2) - close) >= 0.3 - 1e-6).all()  # the documented rule holds for each
 
 
 def test_table_format():
-    row = {"model": "m", "ferplus_accuracy": 0.5, "ferplus_official_accuracy": 0.6, "fer2013_accuracy": 0.25,
-           "triplet_accuracy": 0.75, "ferplus_accuracy_paper_probe": 0.3, "fer2013_accuracy_paper_probe": 0.2,
-           "triplet_accuracy_similarity_head": 0.7, "split": "valid"}
+    row = {
+        "model": "m",
+        "ferplus_accuracy": 0.5,
+        "ferplus_official_accuracy": 0.6,
+        "fer2013_accuracy": 0.25,
+        "triplet_accuracy": 0.75,
+        "ferplus_accuracy_paper_probe": 0.3,
+        "fer2013_accuracy_paper_probe": 0.2,
+        "triplet_accuracy_similarity_head": 0.7,
+        "split": "valid",
+    }
     lines = format_table([row]).splitlines()
     assert lines[0].startswith("| features (FER+ valid) | FER+ (8 cl., unweighted) | FER+ official majority |")
     assert lines[2] == "| m | 50.00% | 60.00% | 25.00% | 75.00% | 30.00% | 20.00% | 70.00% |"
@@ -50,12 +59,16 @@ def test_table_format():
 def test_official_majority_protocol_known_answers():
     from distill.ferplus import FerPlusSplit
 
-    votes = np.array([[6, 4, 0, 0, 0, 0, 0, 0, 0, 0],    # 6 > 5: neutral
-                      [5, 3, 1, 1, 0, 0, 0, 0, 0, 0],    # single votes dropped: 5 of 8 > half -> neutral
-                      [4, 3, 3, 0, 0, 0, 0, 0, 0, 0],    # 4 of 10 is not more than half -> excluded
-                      [2, 0, 0, 0, 0, 0, 0, 0, 8, 0],    # unknown wins -> excluded
-                      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],    # every vote single -> nothing left, excluded
-                      [0, 0, 0, 0, 0, 0, 0, 3, 0, 2]])   # contempt 3 of 5 -> contempt
+    votes = np.array(
+        [
+            [6, 4, 0, 0, 0, 0, 0, 0, 0, 0],  # 6 > 5: neutral
+            [5, 3, 1, 1, 0, 0, 0, 0, 0, 0],  # single votes dropped: 5 of 8 > half -> neutral
+            [4, 3, 3, 0, 0, 0, 0, 0, 0, 0],  # 4 of 10 is not more than half -> excluded
+            [2, 0, 0, 0, 0, 0, 0, 0, 8, 0],  # unknown wins -> excluded
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # every vote single -> nothing left, excluded
+            [0, 0, 0, 0, 0, 0, 0, 3, 0, 2],
+        ]
+    )  # contempt 3 of 5 -> contempt
     split = FerPlusSplit(np.array(list("abcdef")), np.zeros((6, 48, 48), np.uint8), votes, np.full(6, -1))
     assert split.official_majority.tolist() == [0, 0, -1, -1, -1, 7]
     # our rule keeps the plurality of row 3 where the official one drops it
@@ -75,7 +88,7 @@ def test_baseline_features_shapes_and_values():
     from distill.baselines import baseline_features
 
     faces = np.zeros((3, 48, 48), np.uint8)
-    faces[1, :, 24:] = 255                       # a vertical edge
+    faces[1, :, 24:] = 255  # a vertical edge
     raw = baseline_features("raw 48x48 pixels", faces)
     assert raw.shape == (3, 2304) and raw.max() == 1.0 and raw.dtype == np.float32
     hog = baseline_features("HOG", faces)
@@ -87,8 +100,12 @@ def test_baseline_features_shapes_and_values():
 @pytest.mark.slow
 def test_evaluate_command_on_a_saved_model(tiny_model_dir, datasets, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert distill_main(["evaluate", str(tiny_model_dir), "--data-root", str(datasets), "--json", str(out),
-                         "--no-baselines"]) == 0
+    assert (
+        distill_main(
+            ["evaluate", str(tiny_model_dir), "--data-root", str(datasets), "--json", str(out), "--no-baselines"]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())[0]
     assert result["n_triplets"] == 10000 and result["n_ferplus"] > 3000 and result["split"] == "test"
     assert 0 < result["ferplus_accuracy"] < 1 and result["n_ferplus_official"] < result["n_ferplus"]

@@ -1,4 +1,5 @@
 """Training data from an image folder per class, a CSV of paths and labels, and unlabelled folders."""
+
 import shutil
 
 import numpy as np
@@ -28,17 +29,19 @@ def test_folder_per_class(class_folder):
     split = labelled_from_folder(class_folder, PRE)
     assert split.images.shape == (4, 48, 48) and split.images.dtype == np.uint8
     assert [n.split("/")[-2] for n in split.names] == ["happiness", "neutral", "neutral", "surprise"]
-    assert split.majority.tolist() == [1, 0, 0, 2]      # FER+ order: neutral 0, happiness 1, surprise 2
+    assert split.majority.tolist() == [1, 0, 0, 2]  # FER+ order: neutral 0, happiness 1, surprise 2
     photo = split.images[[n.endswith("photo.jpg") for n in split.names].index(True)]
-    assert photo.std() > 10                              # a real detected face, not a blank crop
+    assert photo.std() > 10  # a real detected face, not a blank crop
 
 
 def test_csv_of_paths_and_labels(class_folder, tmp_path):
     csv_file = class_folder / "labels.csv"
-    csv_file.write_text("path,label\nhappiness/" + next((class_folder / "happiness").iterdir()).name + ",Happiness\n"
-                        "neutral/photo.jpg,neutral\nmissing.png,anger\n")
+    csv_file.write_text(
+        "path,label\nhappiness/" + next((class_folder / "happiness").iterdir()).name + ",Happiness\n"
+        "neutral/photo.jpg,neutral\nmissing.png,anger\n"
+    )
     split = labelled_from_csv(csv_file, PRE)
-    assert len(split.names) == 2 and split.majority.tolist() == [1, 0]   # the missing file is skipped with a warning
+    assert len(split.names) == 2 and split.majority.tolist() == [1, 0]  # the missing file is skipped with a warning
     assert load_source(f"csv:{csv_file}", "train", "unused", PRE).images.shape == (2, 48, 48)
 
 
@@ -68,10 +71,14 @@ def test_utkface_split_and_label_cleaning(datasets):
     from distill.utkface import load_utkface
 
     utk = load_utkface(datasets)
-    assert len(utk.names) == 9780 - 106          # byte-identical duplicates kept once
+    assert len(utk.names) == 9780 - 106  # byte-identical duplicates kept once
     assert set(np.unique(utk.gender)) <= {-1, 0, 1} and set(np.unique(utk.race)) <= {-1, 0, 1, 2, 3, 4}
-    assert {s: int((utk.split == s).sum()) for s in ("train", "valid", "test")} == {"train": 7687, "valid": 994, "test": 993}
-    assert np.array_equal(load_utkface(datasets).split, utk.split)   # the split is fixed
+    assert {s: int((utk.split == s).sum()) for s in ("train", "valid", "test")} == {
+        "train": 7687,
+        "valid": 994,
+        "test": 993,
+    }
+    assert np.array_equal(load_utkface(datasets).split, utk.split)  # the split is fixed
 
 
 def test_one_grayscale_conversion_matches_pil_luma():

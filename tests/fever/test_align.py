@@ -32,10 +32,12 @@ def test_crop_levels_the_eyes():
     assert crop.shape == (3, 64, 64)
     bright = (crop[0] > 0.8).nonzero().float()
     left, right = bright[bright[:, 1] < 32], bright[bright[:, 1] >= 32]
-    assert abs(left[:, 0].mean() - right[:, 0].mean()) < 1.0      # same row after alignment
-    unaligned = crop_face(img, np.array([50, 50, 150, 150], np.float32), lm, PreprocessConfig(input_size=64, margin=0.0, align=False))
+    assert abs(left[:, 0].mean() - right[:, 0].mean()) < 1.0  # same row after alignment
+    unaligned = crop_face(
+        img, np.array([50, 50, 150, 150], np.float32), lm, PreprocessConfig(input_size=64, margin=0.0, align=False)
+    )
     b = (unaligned[0] > 0.8).nonzero().float()
-    assert (b[b[:, 1] >= 32][:, 0].mean() - b[b[:, 1] < 32][:, 0].mean()) > 3   # still tilted
+    assert (b[b[:, 1] >= 32][:, 0].mean() - b[b[:, 1] < 32][:, 0].mean()) > 3  # still tilted
 
 
 def test_crop_margin_and_border():
@@ -45,7 +47,7 @@ def test_crop_margin_and_border():
     crop = crop_face(img, np.array([40, 40, 60, 60], np.float32), None, cfg)
     # margin 0.5 on each side: the 20 px box fills the middle half of the crop
     assert crop[0, 15:25, 15:25].min() > 0.9 and crop[0, :8, :8].max() < 0.1
-    edge = crop_face(img, np.array([-10, -10, 10, 10], np.float32), None, cfg)   # off the image: replicated border
+    edge = crop_face(img, np.array([-10, -10, 10, 10], np.float32), None, cfg)  # off the image: replicated border
     assert edge.shape == (3, 40, 40) and torch.isfinite(edge).all()
 
 
@@ -60,7 +62,7 @@ def test_tracker_follows_and_separates_faces():
     assert t.update(np.array([[0, 0, 10, 10], [50, 50, 60, 60]], np.float32)) == [0, 1]
     assert t.update(np.array([[52, 51, 62, 61], [1, 0, 11, 10]], np.float32)) == [1, 0]
     assert t.update(np.zeros((0, 4), np.float32)) == []
-    assert t.update(np.array([[1, 1, 11, 11]], np.float32)) == [0]          # back after a short gap
+    assert t.update(np.array([[1, 1, 11, 11]], np.float32)) == [0]  # back after a short gap
     for _ in range(4):
         t.update(np.zeros((0, 4), np.float32))
-    assert t.update(np.array([[1, 1, 11, 11]], np.float32)) == [2]          # too long gone: a new track
+    assert t.update(np.array([[1, 1, 11, 11]], np.float32)) == [2]  # too long gone: a new track

@@ -1,11 +1,9 @@
 """fever.analyze: boxes, tracks, vectors and expression probabilities from a model folder's probe."""
-import shutil
 
 import numpy as np
 import pytest
 
 import fever
-import probes
 from tests.helpers import SAMPLES
 
 
@@ -30,5 +28,3 @@ def test_analyze_video_has_tracks(model_with_probe, videos):
 def test_model_without_probe_says_so(tiny_model_dir):
     with pytest.raises(fever.ModelLoadError, match="ships no expression probe"):
         fever.analyze([next(SAMPLES.glob("ferplus_*.png"))], model=fever.Extractor(tiny_model_dir, device="cpu"))
-
-

@@ -1,4 +1,5 @@
 """Every command line is built by fever.cli.app: sub-commands, --version, errors as messages."""
+
 import argparse
 
 import pytest
@@ -45,8 +46,19 @@ def test_usage_errors_exit_1_not_2(capsys):
     assert exit_.value.code == EXIT_ERROR
 
 
-@pytest.mark.parametrize("main", ["fever.cli.embed", "fever.cli.index", "distill.cli", "tools.bench", "tools.bench_index",
-                                  "tools.probe_cli", "tools.export_cli", "tools.live"])
+@pytest.mark.parametrize(
+    "main",
+    [
+        "fever.cli.embed",
+        "fever.cli.index",
+        "distill.cli",
+        "tools.bench",
+        "tools.bench_index",
+        "tools.probe_cli",
+        "tools.export_cli",
+        "tools.live",
+    ],
+)
 def test_every_command_has_version_and_help(main, capsys):
     import importlib
 
@@ -66,8 +78,16 @@ def test_every_error_derives_from_fever_error():
     from distill.package import ComparisonFileError
     from fever.errors import UnknownModelError
 
-    for cls in (fever.InputError, fever.ModelLoadError, fever.OfflineError, fever.FeverIndexError, probes.ProbeError,
-                ComparisonFileError, UnknownModelError, UsageError):
+    for cls in (
+        fever.InputError,
+        fever.ModelLoadError,
+        fever.OfflineError,
+        fever.FeverIndexError,
+        probes.ProbeError,
+        ComparisonFileError,
+        UnknownModelError,
+        UsageError,
+    ):
         assert issubclass(cls, FeverError), cls
     assert fever.FeverError is probes.FeverError
     with pytest.raises(KeyError, match="unknown model 'nope'"):

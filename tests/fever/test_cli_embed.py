@@ -1,4 +1,5 @@
 """fever-embed end to end: mixed folders, exit codes, metadata, kill -9 and --resume, shards."""
+
 import os
 import shutil
 import signal
@@ -11,7 +12,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from fever.cli.app import EXIT_ERROR as EXIT_FATAL, EXIT_OK, EXIT_PARTIAL as EXIT_SOME_FAILED
+from fever.cli.app import EXIT_ERROR as EXIT_FATAL
+from fever.cli.app import EXIT_OK
+from fever.cli.app import EXIT_PARTIAL as EXIT_SOME_FAILED
 from fever.cli.embed import main
 from fever.parquet import embeddings, read_metadata
 from tests.helpers import ROOT, SAMPLES
@@ -33,8 +36,19 @@ def mixed_dir(tmp_path, videos):
 
 def test_mixed_folder(mixed_dir, tmp_path, tiny_model_dir):
     out = tmp_path / "v.parquet"
-    code = main([str(mixed_dir), "--recursive", "--out", str(out), "--model", str(tiny_model_dir),
-                 "--every", "12", "--no-progress"])
+    code = main(
+        [
+            str(mixed_dir),
+            "--recursive",
+            "--out",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--every",
+            "12",
+            "--no-progress",
+        ]
+    )
     assert code == EXIT_SOME_FAILED
     table = pq.read_table(out)
     rows = table.to_pylist()
@@ -44,7 +58,9 @@ def test_mixed_folder(mixed_dir, tmp_path, tiny_model_dir):
     assert len(by_name["two.jpg"]) == 2 and {r["face"] for r in by_name["two.jpg"]} == {0, 1}
     assert by_name["zero.jpg"][0]["status"] == "error" and "empty file (0 bytes)" in by_name["zero.jpg"][0]["error"]
     assert "not an image file" in by_name["text.jpg"][0]["error"]
-    assert by_name["README.txt"][0]["status"] == "skipped" and "not an image or video" in by_name["README.txt"][0]["error"]
+    assert (
+        by_name["README.txt"][0]["status"] == "skipped" and "not an image or video" in by_name["README.txt"][0]["error"]
+    )
     clip = by_name["clip.mp4"]
     assert [r["frame"] for r in clip] == [0, 12, 24, 36, 48, 60] and {r["track"] for r in clip} == {0}
     assert all(r["embedding"] is None for r in rows if r["status"] != "ok")
@@ -63,12 +79,14 @@ def test_all_good_exits_zero_and_refuses_to_clobber(tmp_path, tiny_model_dir):
     args = [str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
     assert main(args) == EXIT_OK
     assert pq.read_table(out).num_rows == 5 + 2 + 1 + 1  # 5 crops, 2 faces, 1 face, PROVENANCE.md skipped
-    assert main(args) == EXIT_FATAL                        # exists: needs --resume or --overwrite
+    assert main(args) == EXIT_FATAL  # exists: needs --resume or --overwrite
     assert main(args + ["--overwrite"]) == EXIT_OK
 
 
 def test_bad_model_is_fatal(tmp_path, capsys):
-    assert main([str(SAMPLES), "--out", str(tmp_path / "x.parquet"), "--model", str(tmp_path / "no-model")]) == EXIT_FATAL
+    assert (
+        main([str(SAMPLES), "--out", str(tmp_path / "x.parquet"), "--model", str(tmp_path / "no-model")]) == EXIT_FATAL
+    )
     err = capsys.readouterr().err
     assert "fever-embed: error:" in err and "no-model: no such model folder" in err
     assert not (tmp_path / "x.parquet").exists()
@@ -87,20 +105,33 @@ def test_kill_and_resume_gives_each_input_once(tmp_path, tiny_model_dir, dataset
     folder = _fer_folder(tmp_path, datasets, 400)
     out = tmp_path / "v.parquet"
     parts = tmp_path / "v.parquet.parts"
-    cmd = [sys.executable, "-m", "fever.cli.embed", str(folder), "--out", str(out), "--model", str(tiny_model_dir),
-           "--batch-size", "8", "--workers", "1", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fever.cli.embed",
+        str(folder),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--batch-size",
+        "8",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 3:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not out.exists()                                  # nothing half-written in place of the output
+    assert not out.exists()  # nothing half-written in place of the output
     written = sorted(parts.glob("part-*.parquet"))
     assert len(written) >= 3
-    for part in written:                                     # every part that exists is complete
+    for part in written:  # every part that exists is complete
         assert pq.read_table(part).num_rows > 0
-    assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == EXIT_FATAL   # must say --resume
+    assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == EXIT_FATAL  # must say --resume
     resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True)
     assert resumed.returncode == EXIT_OK, resumed.stderr
     assert "resuming" in resumed.stderr
@@ -123,8 +154,14 @@ def test_shards_union_equals_single_run(tmp_path, tiny_model_dir, datasets):
     shard_paths = []
     for i in range(3):
         out = tmp_path / f"shard{i}.parquet"
-        assert main([str(folder), "--out", str(out), "--model", str(tiny_model_dir), "--shard", f"{i}/3", "--no-progress"]) == EXIT_OK
+        assert (
+            main([str(folder), "--out", str(out), "--model", str(tiny_model_dir), "--shard", f"{i}/3", "--no-progress"])
+            == EXIT_OK
+        )
         shard_paths += pq.read_table(out).column("path").to_pylist()
     assert sorted(shard_paths) == sorted(pq.read_table(single).column("path").to_pylist())
     assert len(shard_paths) == 30 == len(set(shard_paths))
-    assert main([str(folder), "--out", str(tmp_path / "x.parquet"), "--shard", "3/3", "--model", str(tiny_model_dir)]) == EXIT_FATAL
+    assert (
+        main([str(folder), "--out", str(tmp_path / "x.parquet"), "--shard", "3/3", "--model", str(tiny_model_dir)])
+        == EXIT_FATAL
+    )

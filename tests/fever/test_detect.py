@@ -1,4 +1,5 @@
 """Which face an image is about: the biggest one."""
+
 import numpy as np
 
 from fever.detect import Detection, box_area, main_face

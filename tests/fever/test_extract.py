@@ -1,4 +1,5 @@
 """fever.extract on crops, photos and in-memory images, with the model's own preprocessing."""
+
 import numpy as np
 import pytest
 import torch
@@ -27,7 +28,7 @@ def test_photo_gives_every_face_with_box_and_landmarks(extractor, two_face_photo
         x1, y1, x2, y2 = r.box
         assert 15 < x2 - x1 < 80 and 15 < y2 - y1 < 100
     centres = sorted((r.box[0] + r.box[2]) / 2 for r in out.rows)
-    assert centres[0] < 150 and centres[1] > 450      # one face on the left, one on the right
+    assert centres[0] < 150 and centres[1] > 450  # one face on the left, one on the right
 
 
 def test_no_face_and_errors_are_rows_not_exceptions(extractor, fer_crops, tmp_path):
@@ -115,7 +116,7 @@ def test_bundled_default_model_and_probe(fer_crops):
     assert fever.DEFAULT_MODEL in fever.list_models(pretrained=True)
     model = fever.load(fever.DEFAULT_MODEL)
     assert model.origin.source == f"bundled:{fever.DEFAULT_MODEL}" and model.config.preprocess.margin == -0.05
-    out = fever.extract(fer_crops, device="cpu")            # no model argument: the bundled default
+    out = fever.extract(fer_crops, device="cpu")  # no model argument: the bundled default
     assert out.model_name == fever.DEFAULT_MODEL and out.vectors.shape == (len(fer_crops), 256)
     analysis = fever.analyze(fer_crops, device="cpu")
     assert analysis.classes == sorted(fever.models.EXPRESSION_CLASSES)

@@ -1,4 +1,5 @@
 """The Hub round trip through huggingface_hub's real cache and offline code path."""
+
 import hashlib
 import json
 import shutil
@@ -19,13 +20,15 @@ def _same_weights(a, b):
 
 def test_save_pretrained_writes_hub_folder(tmp_path):
     model = fever.create_model("fever-student-mobilenetv3", d_face=128)
-    folder = model.save_pretrained(tmp_path / "m", metrics={"FER+ test accuracy": 0.5}, training={"steps": 10, "wall-clock hours": 0.82})
+    folder = model.save_pretrained(
+        tmp_path / "m", metrics={"FER+ test accuracy": 0.5}, training={"steps": 10, "wall-clock hours": 0.82}
+    )
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", CONFIG_NAME, WEIGHTS_NAME]
     config = json.loads((folder / CONFIG_NAME).read_text())
     assert config["d_face"] == 128 and config["preprocess"]["input_size"] == 64
     card = (folder / "README.md").read_text()
     assert "library_name: fever" in card and "| FER+ test accuracy | 50.00% |" in card
-    assert "| wall-clock hours | 0.82 |" in card   # a training record is not a fraction
+    assert "| wall-clock hours | 0.82 |" in card  # a training record is not a fraction
     assert "mobilenet_v3_large" in card and "research" in card and "Limitations" in card
     loaded = fever.load(folder)
     assert loaded.config == model.config and _same_weights(loaded, model)
@@ -69,7 +72,9 @@ def test_hub_missing_file_offline_is_clear(tmp_path, monkeypatch, tiny_model_dir
     cache = tmp_path / "hub"
     snapshot = _build_hub_cache(cache, "fever-org/broken", tiny_model_dir, "c" * 40)
     (snapshot / WEIGHTS_NAME).unlink()
-    with pytest.raises(fever.OfflineError, match=r"fever-org/broken@main: model.safetensors is not in the Hugging Face cache"):
+    with pytest.raises(
+        fever.OfflineError, match=r"fever-org/broken@main: model.safetensors is not in the Hugging Face cache"
+    ):
         fever.load("fever-org/broken", cache_dir=cache)
     with pytest.raises(fever.OfflineError, match="fever-org/absent@main: config.json"):
         fever.load("fever-org/absent", cache_dir=cache)
@@ -158,12 +163,12 @@ def test_save_pretrained_keeps_shipped_probes_and_the_stored_dtype(model_with_pr
     fp16 = fever.load(model_with_probe).save_pretrained(tmp_path / "half", dtype=torch.float16)
     model = fever.load(fp16)
     assert model.origin.dtype == "float16" and model.origin.folder == fp16
-    again = model.save_pretrained(tmp_path / "again")                  # no dtype given: as loaded
+    again = model.save_pretrained(tmp_path / "again")  # no dtype given: as loaded
     assert fever.load(again).origin.dtype == "float16"
     assert (again / "probes" / "logistic" / "probe.json").is_file()
     out = fever.analyze(fer_crops[:2], model=str(again))
     assert out.probabilities.shape == (2, len(out.classes)) and np.isfinite(out.probabilities).all()
-    built = fever.create_model("fever-student-vgg-s48")                # built in memory: fp32, no probe
+    built = fever.create_model("fever-student-vgg-s48")  # built in memory: fp32, no probe
     assert built.origin is None
     assert fever.load(built.save_pretrained(tmp_path / "fresh")).origin.dtype == "float32"
     assert not (tmp_path / "fresh" / "probes").exists()

@@ -1,4 +1,5 @@
 """Every kind of bad or unusual image: read correctly, or refused with the file and the reason."""
+
 import os
 import shutil
 import struct
@@ -76,7 +77,7 @@ def test_palette_and_rgba_png(tmp_path):
     assert load_image(palette).array.shape == (360, 640, 3)
     rgba = np.zeros((20, 20, 4), np.uint8)
     rgba[..., 0] = 255
-    rgba[:10, :, 3] = 255          # top half opaque red, bottom half transparent
+    rgba[:10, :, 3] = 255  # top half opaque red, bottom half transparent
     p = tmp_path / "rgba.png"
     Image.fromarray(rgba, "RGBA").save(p)
     img = load_image(p)
@@ -99,7 +100,7 @@ def test_exif_rotated_jpeg_is_rotated(tmp_path):
     base[:, :30] = 255  # left half white
     img = Image.fromarray(base)
     exif = img.getexif()
-    exif[0x0112] = 6   # "rotate 90 degrees clockwise to display"
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
     img.save(p, exif=exif, quality=95)
     out = load_image(p)
     assert out.array.shape == (60, 40, 3)
@@ -119,7 +120,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_is_refused_without_decoding(tmp_path):

@@ -1,4 +1,5 @@
 """fever.Index: exact and compressed search, incremental add, safe save/load, clear errors."""
+
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_exact_search_known_answers(clustered):
     res = index.search(x[[0, 150]], k=5)
     assert res.ids[0][0] == "v0" and res.ids[1][0] == "v150"
     assert res.scores[0][0] == pytest.approx(1.0, abs=1e-5)
-    assert (np.diff(res.scores, axis=1) <= 1e-6).all()            # best first
+    assert (np.diff(res.scores, axis=1) <= 1e-6).all()  # best first
     assert all(labels[int(i[1:])] == 0 for i in res.ids[0]) and all(labels[int(i[1:])] == 1 for i in res.ids[1])
 
 
@@ -45,10 +46,10 @@ def test_add_incrementally_and_round_trip(clustered, tmp_path):
     loaded = Index.load(folder)
     a, b = index.search(x[:3], 4), loaded.search(x[:3], 4)
     assert a.ids == b.ids and np.allclose(a.scores, b.scores)
-    index.add(x[:10])                                               # overwriting keeps one complete folder
+    index.add(x[:10])  # overwriting keeps one complete folder
     index.save(folder)
     assert Index.load(folder).manifest()["count"] == 610
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]    # no temporary leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no temporary leftovers
 
 
 def test_errors(clustered, tmp_path):
@@ -96,16 +97,23 @@ def test_from_parquet_and_image_queries(tmp_path, tiny_model_dir, extractor):
     res = index.search([str(query)], k=3, model=extractor)
     top = res.neighbours(0)[0]
     assert top["path"].endswith(query.name) and top["frame"] == -1 and top["score"] == pytest.approx(1.0, abs=1e-5)
-    assert pq.read_table(out).num_rows == 9           # the skipped PROVENANCE.md row is not indexed
+    assert pq.read_table(out).num_rows == 9  # the skipped PROVENANCE.md row is not indexed
 
 
 def test_queries_with_another_model_are_refused(tmp_path, tiny_model_dir):
     import fever
 
-    other = fever.create_model("fever-student-resnet18", input_size=48, d_face=256, name="other").save_pretrained(tmp_path / "other")
-    index = Index.build(np.random.default_rng(0).normal(size=(20, 256)).astype(np.float32), model="tiny-test-student",
-                        config_hash=fever.load(tiny_model_dir).config.config_hash())
-    with pytest.raises(FeverIndexError, match="built with model 'tiny-test-student'.*queries were embedded with 'other'"):
+    other = fever.create_model("fever-student-resnet18", input_size=48, d_face=256, name="other").save_pretrained(
+        tmp_path / "other"
+    )
+    index = Index.build(
+        np.random.default_rng(0).normal(size=(20, 256)).astype(np.float32),
+        model="tiny-test-student",
+        config_hash=fever.load(tiny_model_dir).config.config_hash(),
+    )
+    with pytest.raises(
+        FeverIndexError, match="built with model 'tiny-test-student'.*queries were embedded with 'other'"
+    ):
         index.search([str(next(SAMPLES.glob("ferplus_*.png")))], k=1, model=str(other))
 
 
@@ -120,14 +128,28 @@ def test_cli_build_query_and_contact_sheet(tmp_path, tiny_model_dir, capsys):
     assert "8 vectors, kind exact" in capsys.readouterr().out
     sheet = tmp_path / "sheet.png"
     query = SAMPLES / "hamilton_two_faces.jpg"
-    assert index_main(["query", str(tmp_path / "idx"), str(query), "-k", "3", "--model", str(tiny_model_dir),
-                       "--sheet", str(sheet)]) == 0
+    assert (
+        index_main(
+            [
+                "query",
+                str(tmp_path / "idx"),
+                str(query),
+                "-k",
+                "3",
+                "--model",
+                str(tiny_model_dir),
+                "--sheet",
+                str(sheet),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
-    assert text.count("| 1 | 1.0000 | ") == 2 and "hamilton_two_faces.jpg#face1" in text   # each face finds itself
+    assert text.count("| 1 | 1.0000 | ") == 2 and "hamilton_two_faces.jpg#face1" in text  # each face finds itself
     img = Image.open(sheet)
     assert img.size == (4 * 112, 2 * (112 + 16))
     assert index_main(["query", str(tmp_path / "idx"), "--vectors", str(out), "-k", "2"]) == 0
-    assert capsys.readouterr().out.count("| 1 | 1.0000 |") == 8                              # every vector finds itself
+    assert capsys.readouterr().out.count("| 1 | 1.0000 |") == 8  # every vector finds itself
     assert index_main(["query", str(tmp_path / "missing"), str(query)]) == 1
     assert "missing: no such index folder" in capsys.readouterr().err
 
@@ -140,7 +162,7 @@ def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, 
     ivf = faiss.extract_index_ivf(index.faiss_index)
     quantizer = faiss.downcast_index(ivf.quantizer)
     assert isinstance(quantizer, faiss.IndexScalarQuantizer) and quantizer.ntotal == 8
-    assert ord(ivf.quantizer_trains_alone) == 2          # k-means on fp32 centroids, then stored in 8 bits
+    assert ord(ivf.quantizer_trains_alone) == 2  # k-means on fp32 centroids, then stored in 8 bits
     loaded = Index.load(index.save(tmp_path / "pca"))
     a, b = index.search(x[:20], 5), loaded.search(x[:20], 5)
     assert loaded.factory == "PCAR16,IVF8(SQ8),PQ8" and a.ids == b.ids and np.array_equal(a.scores, b.scores)
@@ -162,14 +184,12 @@ def test_training_sample_grows_with_the_ivf_lists(tmp_path):
 def test_opq_projects_to_four_dimensions_per_subquantiser():
     from fever.index import FeverIndexError, _factory
 
-    assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"   # 52 B codes + 8 B ids
+    assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"  # 52 B codes + 8 B ids
     assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
-    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384(SQ8),PQ48"   # 2 principal dims per byte
+    assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384(SQ8),PQ48"  # 2 principal dims per byte
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/2 \\(128\\), not 129"):
         _factory("pca-ivfpq", 256, 1000, 16, 129)
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/4 \\(64\\), not 65"):
         _factory("opq-ivfpq", 256, 1000, 16, 65)
     with pytest.raises(FeverIndexError, match="multiple of m"):
         _factory("ivfpq", 256, 1000, 16, 52)
-
-

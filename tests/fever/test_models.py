@@ -8,9 +8,15 @@ from fever.models.cbam import CBAM
 
 def test_registry_lists_paper_and_compact_models():
     names = fever.list_models()
-    for required in ("deepfever-teacher-256", "deepfever-teacher-128", "deepfever-student-densenet201",
-                     "fever-student-resnet18", "fever-student-mobilenetv3", "fever-student-resnet50",
-                     "fever-student-resnet101-cbam"):
+    for required in (
+        "deepfever-teacher-256",
+        "deepfever-teacher-128",
+        "deepfever-student-densenet201",
+        "fever-student-resnet18",
+        "fever-student-mobilenetv3",
+        "fever-student-resnet50",
+        "fever-student-resnet101-cbam",
+    ):
         assert required in names
     assert fever.list_models("deepfever-teacher-*") == ["deepfever-teacher-128", "deepfever-teacher-256"]
 
@@ -38,7 +44,7 @@ def test_teacher_follows_fig1_shapes():
     x = torch.randn(1, 3, 140, 140)
     with torch.no_grad():
         trunk = model.trunk(x)
-        assert trunk.shape == (1, 896, 7, 7)          # FaceNet cut after repeat_2 ("Inception 4e")
+        assert trunk.shape == (1, 896, 7, 7)  # FaceNet cut after repeat_2 ("Inception 4e")
         body = model.body(trunk)
         assert body.shape == (1, 512 + 5 * 64, 7, 7)  # 1x1 conv to 512, 5 dense layers of growth 64
         assert model.forward_features(x).shape == (1, 128, 7, 7)
@@ -81,6 +87,9 @@ def test_vggface2_uses_a_converted_safetensors_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("FEVER_HOME", str(tmp_path))
     torch.manual_seed(3)
     source = facenet_trunk()
-    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(tmp_path / "facenet-vggface2-trunk.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in source.state_dict().items()},
+        str(tmp_path / "facenet-vggface2-trunk.safetensors"),
+    )
     model = fever.create_model("deepfever-teacher-256", backbone_weights="vggface2")
     assert torch.equal(model.trunk.conv2d_1a.conv.weight, source.conv2d_1a.conv.weight)

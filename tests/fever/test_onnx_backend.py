@@ -1,4 +1,5 @@
 """ONNX and int8 copies of a model: faithful to torch fp32, tied to the model they came from."""
+
 import shutil
 
 import numpy as np
@@ -37,15 +38,19 @@ def test_onnx_backend_matches_torch(exported, fer_crops, two_face_photo):
 
 def test_int8_copy_is_close(exported, fer_crops):
     ref = fever.Extractor(exported, device="cpu").extract(fer_crops).vectors
-    q = fever.Extractor(exported, device="cpu", backend="onnx", onnx_file=exported / "int8.onnx").extract(fer_crops).vectors
+    q = (
+        fever.Extractor(exported, device="cpu", backend="onnx", onnx_file=exported / "int8.onnx")
+        .extract(fer_crops)
+        .vectors
+    )
     assert cosine(ref, q).min() > 0.99
 
 
 def test_onnx_of_another_model_is_refused(exported, tmp_path):
-    other = fever.create_model("fever-student-resnet18", input_size=48, name="other").save_pretrained(tmp_path / "other")
+    other = fever.create_model("fever-student-resnet18", input_size=48, name="other").save_pretrained(
+        tmp_path / "other"
+    )
     with pytest.raises(fever.ModelLoadError, match="model.onnx: exported from config .* export this model again"):
         fever.Extractor(other, backend="onnx", onnx_file=exported / "model.onnx")
     with pytest.raises(fever.ModelLoadError, match="no ONNX export of other"):
         fever.Extractor(other, backend="onnx")
-
-

@@ -3,11 +3,11 @@
 Part of the default run: CI installs the ``ray`` extra (about 30 s here). Without it
 (``pip install "fever[ray]"``) the test is skipped.
 """
+
 import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
-
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,14 @@ def test_embed_dataset_matches_extract(local_ray, tiny_model_dir, extractor, fer
     for row, vec in zip(ref.rows, ref.vectors):
         assert np.abs(got[(row.source, row.face)] - vec).max() < 1e-5
 
-    blobs = ray.data.from_items([{"path": p, "bytes": open(p, "rb").read()} for p in paths[:2]] + [{"path": "junk", "bytes": b"xx"}])
-    out2 = pa.concat_tables(ray.get(fever.integrations.ray.embed_dataset(blobs, model=str(tiny_model_dir), bytes_column="bytes").to_arrow_refs()))
+    blobs = ray.data.from_items(
+        [{"path": p, "bytes": open(p, "rb").read()} for p in paths[:2]] + [{"path": "junk", "bytes": b"xx"}]
+    )
+    out2 = pa.concat_tables(
+        ray.get(
+            fever.integrations.ray.embed_dataset(blobs, model=str(tiny_model_dir), bytes_column="bytes").to_arrow_refs()
+        )
+    )
     rows = out2.select(["path", "status"]).to_pylist()
     assert [r["path"] for r in rows] == paths[:2] + ["junk"] and rows[2]["status"] == "error"
     assert np.abs(embeddings(out2)[0] - ref.vectors[0]).max() < 1e-5

@@ -1,4 +1,5 @@
 """Videos: frames, timestamps, sampling, tracks, and videos that break or show no face."""
+
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ def test_hevc_decodes(videos):
 def test_sampling_every_and_fps(videos):
     every = [f.index for f in iter_video_frames(videos / "single_face.mp4", every=10)]
     assert every == [0, 10, 20, 30, 40, 50, 60, 70]
-    at5 = list(iter_video_frames(videos / "single_face.mp4", fps=5))     # 30 fps source
+    at5 = list(iter_video_frames(videos / "single_face.mp4", fps=5))  # 30 fps source
     assert [f.index for f in at5] == list(range(0, 72, 6))
     assert np.allclose(np.diff([f.timestamp for f in at5]), 0.2, atol=1e-6)
 
@@ -63,7 +64,7 @@ def test_corrupt_video(extractor, tmp_path, videos):
 def test_truncated_video_is_an_error_row(extractor, tmp_path, videos):
     data = (videos / "single_face.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 2])      # the index (moov) sits at the end: nothing is decodable
+    cut.write_bytes(data[: len(data) // 2])  # the index (moov) sits at the end: nothing is decodable
     out = extractor.extract_video(cut, every=6)
     assert [r.status for r in out.rows] == ["error"]
     assert "cut.mp4: cannot open as a video (InvalidDataError" in out.rows[0].error
@@ -82,7 +83,7 @@ def test_refine_follows_faces_like_full_detection(videos):
     assert len(followed) == len(full[10]) == 2
     for d in followed:
         nearest = min(full[10], key=lambda f: np.abs(f.box - d.box).sum())
-        assert np.abs(nearest.box - d.box).max() < 6                  # pixels, on faces 25-60 px wide
+        assert np.abs(nearest.box - d.box).max() < 6  # pixels, on faces 25-60 px wide
         assert np.abs(nearest.landmarks - d.landmarks).max() < 6
         assert d.score > 0.9
 
@@ -106,8 +107,7 @@ def test_detect_every_keeps_rows_and_tracks(extractor, videos, capsys):
     by_key_fast = {(r.frame, r.track): r.box for r in fast.rows}
     assert len(fast) == len(full) == 24 and set(by_key_fast) == set(by_key_full)
     assert max(np.abs(by_key_full[k] - by_key_fast[k]).max() for k in by_key_full) < 8
-    for key in [(0, 0), (0, 1), (4, 0), (8, 1)]:          # detection frames give MTCNN's own boxes
+    for key in [(0, 0), (0, 1), (4, 0), (8, 1)]:  # detection frames give MTCNN's own boxes
         assert np.allclose(by_key_full[key], by_key_fast[key])
     with pytest.raises(ValueError, match="detect_every must be 1 or more"):
         extractor.extract_video(videos / "single_face.mp4", detect_every=0)
-

@@ -1,4 +1,5 @@
 """Probes: the logistic probe, scikit-learn compatibility, persistence, plugins, CLI, bad input."""
+
 import sys
 import textwrap
 
@@ -26,8 +27,8 @@ def blobs():
 def test_metrics_known_answers():
     t = np.array([1.0, 2.0, 3.0, 4.0])
     assert ccc(t, t) == pytest.approx(1.0) and ccc(t - 2.5, 2.5 - t) == pytest.approx(-1.0)
-    assert ccc(t, -t) == pytest.approx(2 * -1.25 / (1.25 + 1.25 + 25))       # the means differ too
-    assert ccc(t, t + 1) == pytest.approx(2 * 1.25 / (1.25 + 1.25 + 1))      # a shift costs concordance
+    assert ccc(t, -t) == pytest.approx(2 * -1.25 / (1.25 + 1.25 + 25))  # the means differ too
+    assert ccc(t, t + 1) == pytest.approx(2 * 1.25 / (1.25 + 1.25 + 1))  # a shift costs concordance
     yt, yp = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
     assert confusion_matrix(yt, yp, 2).tolist() == [[1, 1], [0, 2]]
     assert macro_f1(yt, yp) == pytest.approx((2 / 3 + 0.8) / 2)
@@ -54,7 +55,9 @@ def test_binary_logistic_matches_sklearn(blobs):
     keep = y != "neutral"
     probe = probes.create("logistic", balanced=False).fit(x[keep], y[keep])
     ref = LogisticRegression(C=10000, max_iter=3000).fit((x[keep] - probe.mean_) / probe.scale_, y[keep])
-    assert np.allclose(probe.predict_proba(x[keep]), ref.predict_proba((x[keep] - probe.mean_) / probe.scale_), atol=1e-6)
+    assert np.allclose(
+        probe.predict_proba(x[keep]), ref.predict_proba((x[keep] - probe.mean_) / probe.scale_), atol=1e-6
+    )
 
 
 def test_save_load_round_trip(blobs, tmp_path):
@@ -104,7 +107,8 @@ def test_third_party_plugin_is_found_through_entry_points(tmp_path, monkeypatch)
     """A real installed distribution (dist-info with entry_points.txt) on sys.path."""
     site = tmp_path / "site"
     (site / "fever_probe_demo").mkdir(parents=True)
-    (site / "fever_probe_demo" / "__init__.py").write_text(textwrap.dedent('''
+    (site / "fever_probe_demo" / "__init__.py").write_text(
+        textwrap.dedent('''
         import numpy as np
         from probes import Probe
 
@@ -122,7 +126,8 @@ def test_third_party_plugin_is_found_through_entry_points(tmp_path, monkeypatch)
                 return {"dummy": np.zeros(1)}, {"label": str(self.label_)}
             def _set_state(self, arrays, extra):
                 self.label_ = extra["label"]
-    '''))
+    ''')
+    )
     dist = site / "fever_probe_demo-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fever-probe-demo\nVersion: 0.1\n")
@@ -134,5 +139,3 @@ def test_third_party_plugin_is_found_through_entry_points(tmp_path, monkeypatch)
     back = probes.load(probe.save(tmp_path / "saved"))
     assert back.bias == 1 and list(back.predict(np.zeros((1, 2)))) == ["b"]
     sys.modules.pop("fever_probe_demo", None)
-
-

@@ -1,5 +1,6 @@
 """The temporal and multi-task probes on data with known rules: a per-frame model cannot solve a
 rule that looks back in time; the LSTM probes must."""
+
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ def _lagged_sequences(n_seq=24, length=80, dim=8, lag=4, seed=0):
         x = rng.normal(size=(length, dim)).astype(np.float32)
         y = np.zeros((length, 2), np.float32)
         for t in range(length):
-            window = x[max(0, t - lag):t + 1, :2].mean(axis=0)
+            window = x[max(0, t - lag) : t + 1, :2].mean(axis=0)
             y[t] = np.tanh(2 * window)
         xs.append(x)
         ys.append(y)
@@ -74,7 +75,7 @@ def _clip_videos(n=30, length=48, dim=6, seed=1):
     xs, ys = [], []
     for _ in range(n):
         x = rng.normal(size=(length, dim)).astype(np.float32)
-        y = np.concatenate([[-1], x[:-1, :3].argmax(1)]).astype(np.int64)   # first frame unlabelled
+        y = np.concatenate([[-1], x[:-1, :3].argmax(1)]).astype(np.int64)  # first frame unlabelled
         xs.append(x)
         ys.append(y)
     return xs, ys
@@ -96,7 +97,7 @@ def test_blstm_clip_beats_a_per_frame_model():
     keep = y_te >= 0
     s_frame = s_metric(y_te[keep], frame.predict(x_te[keep]), 3)
     assert s_lstm > 0.7 and s_lstm > s_frame + 0.2
-    pred = probe.predict([xs[0][:13]])              # 13 frames: one full clip and one padded
+    pred = probe.predict([xs[0][:13]])  # 13 frames: one full clip and one padded
     assert pred[0].shape == (13,)
 
 
@@ -122,8 +123,8 @@ def test_multitask_masks_missing_labels_and_learns_each_head(tmp_path):
     centres = [rng.normal(size=(k, dim)) * 1.5 for k in sizes]
     x = (sum(c[y[:, j]] for j, c in enumerate(centres)) + rng.normal(size=(n, dim)) * 0.3).astype(np.float32)
     masked = y.copy()
-    masked[: n // 2, 1:] = -1           # half the rows: emotion only (like FER+ beside UTKFace)
-    masked[n // 2:, 0] = -1             # the other half: no emotion
+    masked[: n // 2, 1:] = -1  # half the rows: emotion only (like FER+ beside UTKFace)
+    masked[n // 2 :, 0] = -1  # the other half: no emotion
     masked[-100:, 0] = y[-100:, 0]
     probe = probes.create("multitask", gender_classes=2, race_classes=5, hidden=64, max_epochs=60, patience=10)
     probe.fit(x[:800], masked[:800])
@@ -138,5 +139,3 @@ def test_multitask_masks_missing_labels_and_learns_each_head(tmp_path):
 
 def test_age_bins_follow_the_paper():
     assert age_to_bin([0, 3, 4, 19, 20, 39, 40, 69, 70, 101, np.nan]).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, -1]
-
-

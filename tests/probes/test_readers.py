@@ -1,16 +1,19 @@
 """Annotation readers on small files written here in each dataset's real format."""
+
 import json
 
 import numpy as np
 import pytest
 
 from probes.base import ProbeError
-from probes.readers import read_affwild2_expressions, read_afew_va, read_gold_standard
+from probes.readers import read_afew_va, read_affwild2_expressions, read_gold_standard
 
 
 def test_afew_va_json(tmp_path):
-    frames = {f"{i:05d}": {"valence": v, "arousal": a, "landmarks": [[float(i), float(j)] for j in range(68)]}
-              for i, (v, a) in enumerate([(10, -10), (5, 0), (-2, 3)])}
+    frames = {
+        f"{i:05d}": {"valence": v, "arousal": a, "landmarks": [[float(i), float(j)] for j in range(68)]}
+        for i, (v, a) in enumerate([(10, -10), (5, 0), (-2, 3)])
+    }
     p = tmp_path / "001.json"
     p.write_text(json.dumps({"actor": "x", "video_id": "001", "frames": frames}))
     va = read_afew_va(p)
@@ -39,8 +42,10 @@ def test_recola_csv_and_arff(tmp_path):
     t, v = read_gold_standard(csv_file)
     assert t.tolist() == pytest.approx([0, 0.04, 0.08]) and v.tolist() == pytest.approx([0.1, 0.2, -0.05])
     arff = tmp_path / "train_1.arff"
-    arff.write_text("@relation GOLDSTANDARD\n@attribute Instance_name string\n@attribute frameTime numeric\n"
-                    "@attribute GoldStandard numeric\n@data\n'train_1',0.00,0.3\n'train_1',0.04,0.25\n")
+    arff.write_text(
+        "@relation GOLDSTANDARD\n@attribute Instance_name string\n@attribute frameTime numeric\n"
+        "@attribute GoldStandard numeric\n@data\n'train_1',0.00,0.3\n'train_1',0.04,0.25\n"
+    )
     t, v = read_gold_standard(arff)
     assert t.tolist() == pytest.approx([0, 0.04]) and v.tolist() == pytest.approx([0.3, 0.25])
     empty = tmp_path / "e.csv"

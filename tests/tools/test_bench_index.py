@@ -1,13 +1,8 @@
 """fever-bench-index: the pieces of the search benchmarks."""
-import json
 
 import numpy as np
-import pyarrow.parquet as pq
-import pytest
 
-from fever.cli.embed import main as embed_main
-from fever.index import FeverIndexError, Index
-from tests.helpers import SAMPLES
+from fever.index import Index
 
 
 def test_scale_benchmark_pieces():
@@ -17,7 +12,7 @@ def test_scale_benchmark_pieces():
     real = (rng.normal(size=(500, 16)) + 3 * rng.normal(size=(1, 16))).astype(np.float32)
     col = synthetic_collection(real, 2000)
     assert col.shape == (2000, 16) and np.allclose(np.linalg.norm(col, axis=1), 1, atol=1e-5)
-    assert np.allclose(col[:500], real / np.linalg.norm(real, axis=1, keepdims=True), atol=1e-6)   # the real ones first
+    assert np.allclose(col[:500], real / np.linalg.norm(real, axis=1, keepdims=True), atol=1e-6)  # the real ones first
     rows = scale(col[50:], col[:50], ["exact", "hnsw"])
     by_kind = {r["kind"].split(" (")[0]: r for r in rows}
     assert set(by_kind) == {"numpy brute force", "exact", "hnsw"}
@@ -29,7 +24,7 @@ def test_recall_measures_know_the_answer():
     from tools.bench_index import _parse_kind, _recalls
 
     truth = np.array([[0, 1, 2], [3, 4, 5]])
-    found = np.array([[0, 2, 9], [9, 8, 4]])       # query 0: 2 of 3 and its nearest; query 1: 1 of 3, nearest missing
+    found = np.array([[0, 2, 9], [9, 8, 4]])  # query 0: 2 of 3 and its nearest; query 1: 1 of 3, nearest missing
     assert _recalls(found, truth, 3) == (0.5, 0.5)
     assert _parse_kind("opq-ivfpq:52") == ("opq-ivfpq", 52, None) and _parse_kind("hnsw") == ("hnsw", 32, None)
     assert _parse_kind("pca-ivfpq:48:16384") == ("pca-ivfpq", 48, 16384)

@@ -1,4 +1,5 @@
 """fever-export --probe-accuracy: the FER+ accuracy an exported copy loses."""
+
 import shutil
 
 import pytest
@@ -14,8 +15,23 @@ def exported(tmp_path_factory, tiny_model_dir):
     """The command writes both copies and reports their parity (real faces: the bundled samples)."""
     folder = tmp_path_factory.mktemp("exp") / "model"
     shutil.copytree(tiny_model_dir, folder)
-    assert export_main(["onnx", str(folder), "--out", str(folder / "model.onnx"), "--int8", str(folder / "int8.onnx"),
-                        "--data-root", "/nonexistent", "--faces", "64"]) == 0
+    assert (
+        export_main(
+            [
+                "onnx",
+                str(folder),
+                "--out",
+                str(folder / "model.onnx"),
+                "--int8",
+                str(folder / "int8.onnx"),
+                "--data-root",
+                "/nonexistent",
+                "--faces",
+                "64",
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -28,11 +44,13 @@ def test_probe_accuracy_change_scores_every_copy(exported, datasets, tmp_path):
 
     (tmp_path / "ferplus").mkdir()
     for split, rows in (("train", 600), ("test", 300)):
-        pq.write_table(pq.read_table(datasets / "ferplus" / f"{split}.parquet").slice(0, rows),
-                       tmp_path / "ferplus" / f"{split}.parquet")
+        pq.write_table(
+            pq.read_table(datasets / "ferplus" / f"{split}.parquet").slice(0, rows),
+            tmp_path / "ferplus" / f"{split}.parquet",
+        )
     ex = fever.Extractor(exported, device="cpu")
     out = probe_accuracy_change(ex, {"onnx": exported / "model.onnx", "int8": exported / "int8.onnx"}, tmp_path)
     assert set(out) == {"torch_fp32", "onnx", "onnx_change_points", "int8", "int8_change_points"}
     assert 0.0 < out["torch_fp32"] <= 1.0
-    assert abs(out["onnx_change_points"]) < 0.5            # fp32 ONNX gives the same vectors
+    assert abs(out["onnx_change_points"]) < 0.5  # fp32 ONNX gives the same vectors
     assert out["int8_change_points"] == pytest.approx(100 * (out["int8"] - out["torch_fp32"]))

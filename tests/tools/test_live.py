@@ -1,12 +1,6 @@
 """fever-live: the annotated video demo."""
-import shutil
 
 import numpy as np
-import pytest
-
-import fever
-import probes
-from tests.helpers import SAMPLES
 
 
 def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_path):
@@ -14,20 +8,36 @@ def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_pat
     from tools.live import main as live_main
 
     out = tmp_path / "annotated.mp4"
-    assert live_main([str(videos / "single_face.mp4"), "--out", str(out), "--model", str(model_with_probe),
-                      "--max-frames", "20", "--batch-size", "8"]) == 0
+    assert (
+        live_main(
+            [
+                str(videos / "single_face.mp4"),
+                "--out",
+                str(out),
+                "--model",
+                str(model_with_probe),
+                "--max-frames",
+                "20",
+                "--batch-size",
+                "8",
+            ]
+        )
+        == 0
+    )
     info = probe_video(out)
     assert (info.width, info.height) == (640, 360)
     frames = list(iter_video_frames(out))
     assert len(frames) == 20
     original = next(iter_video_frames(videos / "single_face.mp4")).array.astype(int)
-    assert np.abs(frames[0].array.astype(int) - original).max() > 100    # a box was drawn
+    assert np.abs(frames[0].array.astype(int) - original).max() > 100  # a box was drawn
 
 
 def test_live_reports_a_bad_source(model_with_probe, tmp_path, capsys):
     from tools.live import main as live_main
 
-    assert live_main([str(tmp_path / "none.mp4"), "--out", str(tmp_path / "o.mp4"), "--model", str(model_with_probe)]) == 1
+    assert (
+        live_main([str(tmp_path / "none.mp4"), "--out", str(tmp_path / "o.mp4"), "--model", str(model_with_probe)]) == 1
+    )
     assert "none.mp4: file not found" in capsys.readouterr().err
 
 

@@ -1,24 +1,12 @@
 """fever-probe: fit and predict from the command line."""
-import sys
-import textwrap
-
-import numpy as np
-import pytest
-from sklearn.model_selection import GridSearchCV, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
-
-import probes
-from probes.base import ProbeError
-from probes.metrics import ccc, confusion_matrix, macro_f1, s_metric
 
 
 def test_cli_fit_and_predict(tmp_path, tiny_model_dir, capsys):
     import pyarrow.parquet as pq
 
     from fever.cli.embed import main as embed_main
-    from tools.probe_cli import main as probe_main
     from tests.helpers import SAMPLES
+    from tools.probe_cli import main as probe_main
 
     vectors = tmp_path / "v.parquet"
     assert embed_main([str(SAMPLES), "--out", str(vectors), "--model", str(tiny_model_dir), "--no-progress"]) == 0
@@ -26,8 +14,12 @@ def test_cli_fit_and_predict(tmp_path, tiny_model_dir, capsys):
     rows = ["path,label"] + [f"{p},{p.name.split('_')[1]}" for p in sorted(SAMPLES.glob("ferplus_*.png"))]
     rows += [f"{SAMPLES / 'hamilton_two_faces.jpg'},neutral", f"{SAMPLES / 'pexels_wolfganglanger_face.jpg'},happiness"]
     labels.write_text("\n".join(rows) + "\n")
-    assert probe_main(["fit", "logistic", str(vectors), "--labels", str(labels), "--out", str(tmp_path / "p"),
-                       "--param", "C=1.0"]) == 0
+    assert (
+        probe_main(
+            ["fit", "logistic", str(vectors), "--labels", str(labels), "--out", str(tmp_path / "p"), "--param", "C=1.0"]
+        )
+        == 0
+    )
     assert "fitted on 8 vectors" in capsys.readouterr().out
     assert probe_main(["predict", str(tmp_path / "p"), str(vectors), "--out", str(tmp_path / "pred.parquet")]) == 0
     pred = pq.read_table(tmp_path / "pred.parquet")
