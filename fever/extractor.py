@@ -110,9 +110,11 @@ class Extractor:
         origin = self.model.origin
         path = Path(onnx_file) if onnx_file else (origin.folder / ONNX_NAME if origin is not None else None)
         if path is None or not path.is_file():
+            where = f"{path}: no" if path is not None else "no"
             raise ModelLoadError(
-                f"{path or ONNX_NAME}: no ONNX export of {self.config.name}; create it with "
-                f"`fever-export onnx MODEL --out {path or ONNX_NAME}` or pass onnx_file="
+                f"{where} ONNX export of {self.config.name}; write one where you can, e.g. "
+                f"`fever-export onnx {self.config.name} --out {self.config.name}.onnx`, and pass "
+                f"onnx_file='{self.config.name}.onnx' (to fever.extract, fever.Extractor or get_extractor)"
             )
         embedder = OnnxEmbedder(path)
         if embedder.config_hash and embedder.config_hash != self.config.config_hash():
@@ -532,6 +534,7 @@ def extract(
     device: str = "auto",
     precision: str = "fp32",
     backend: str = "torch",
+    onnx_file: str | Path | None = None,
 ) -> Extraction:
     """Expression vectors of every face in ``images``.
 
@@ -539,7 +542,7 @@ def extract(
         images: paths, PIL images, arrays, tensors, or an iterable of these (see :meth:`Extractor.extract`).
         model: preset name, model folder or Hub repo id (default: the bundled default model).
         faces, batch_size, num_workers, show_progress_bar, normalize: as in :meth:`Extractor.extract`.
-        device, precision, backend: as for :class:`Extractor`.
+        device, precision, backend, onnx_file: as for :class:`Extractor`.
 
     Returns:
         An :class:`Extraction` with ``rows`` and ``vectors``.
@@ -548,7 +551,8 @@ def extract(
     >>> out = fever.extract(["photo.jpg"], normalize=True)   # doctest: +SKIP
     >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
     """
-    return get_extractor(model, device, precision, **({"backend": backend} if backend != "torch" else {})).extract(
+    onnx = {"backend": backend, "onnx_file": str(onnx_file) if onnx_file else None} if backend != "torch" else {}
+    return get_extractor(model, device, precision, **onnx).extract(
         images,
         faces=faces,
         batch_size=batch_size,

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -404,7 +404,9 @@ class Index:
             raise FeverIndexError("nothing to save: the index was never trained or filled")
         target = Path(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        # os.mkdir follows the umask (mkdtemp would make the folder 0700)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        os.mkdir(tmp)
         faiss.write_index(self.faiss_index, str(tmp / INDEX_FILE))
         pq.write_table(self.ids, tmp / IDS_FILE)
         manifest = self.manifest()

@@ -54,6 +54,10 @@ def shard(items: list[InputFile], spec: str | None) -> list[InputFile]:
         i, n = (int(x) for x in spec.split("/"))
     except ValueError:
         raise UsageError(f"--shard must look like i/n (e.g. 0/4), not {spec!r}") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise UsageError(f"--shard {spec}: need n >= 1 and 0 <= i < n")
+    if n < 1:
+        raise UsageError(f"--shard {spec}: n must be 1 or more")
+    if not 0 <= i < n:
+        raise UsageError(
+            f"--shard {spec}: shards are numbered from 0, so i must be 0 to {n - 1} (0/{n} ... {n - 1}/{n})"
+        )
     return items[i::n]

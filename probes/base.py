@@ -51,12 +51,13 @@ class Probe(BaseEstimator):
         raise NotImplementedError
 
     def save(self, folder: str | Path) -> Path:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays, extra = self._get_state()
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(folder / PROBE_WEIGHTS))
+        # bytes through open(), so the file follows the umask (save_file would make it 0600)
+        (folder / PROBE_WEIGHTS).write_bytes(save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
         meta = {"probe": self.name, "params": self.get_params(deep=False), "state": extra}
         (folder / PROBE_JSON).write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
         return folder

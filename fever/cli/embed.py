@@ -52,7 +52,11 @@ class EmbedCommand(Command):
         )
         p.add_argument("--resume", action="store_true", help="finish an interrupted run into the same --out")
         p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-        p.add_argument("--shard", default=None, help="i/n: process the i-th of n deterministic shards of the inputs")
+        p.add_argument(
+            "--shard",
+            default=None,
+            help="i/n: process shard i of n (numbered 0 to n-1) of the sorted inputs; the n shards together are one run",
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--quiet", "-q", action="store_true", help="only errors on stderr")
 

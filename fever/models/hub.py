@@ -73,7 +73,7 @@ def save_pretrained(
     Returns:
         The folder.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from .. import __version__
     from ..cards import render_model_card
@@ -89,11 +89,10 @@ def save_pretrained(
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    save_file(
-        state,
-        str(folder / WEIGHTS_NAME),
-        metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__},
-    )
+    # safetensors' save_file creates the file 0600; bytes written with open() follow the umask like
+    # the other files of the folder
+    blob = save(state, metadata={"format": "pt", "fever_config_hash": cfg.config_hash(), "fever_version": __version__})
+    (folder / WEIGHTS_NAME).write_bytes(blob)
     card = render_model_card(
         cfg,
         metrics=metrics,

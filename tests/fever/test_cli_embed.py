@@ -165,3 +165,16 @@ def test_shards_union_equals_single_run(tmp_path, tiny_model_dir, datasets):
         main([str(folder), "--out", str(tmp_path / "x.parquet"), "--shard", "3/3", "--model", str(tiny_model_dir)])
         == EXIT_FATAL
     )
+
+
+def test_shard_numbering_is_explained(capsys):
+    from fever.errors import UsageError
+    from fever.inputs import InputFile, shard
+
+    items = [InputFile(f"{k}.png", "image") for k in range(5)]
+    assert [i.path for i in shard(items, "0/2")] == ["0.png", "2.png", "4.png"]
+    assert [i.path for i in shard(items, "1/2")] == ["1.png", "3.png"]
+    with pytest.raises(UsageError, match="shards are numbered from 0, so i must be 0 to 1 \\(0/2 ... 1/2\\)"):
+        shard(items, "2/2")
+    with pytest.raises(UsageError, match="must look like i/n"):
+        shard(items, "second")

@@ -172,3 +172,24 @@ def test_save_pretrained_keeps_shipped_probes_and_the_stored_dtype(model_with_pr
     assert built.origin is None
     assert fever.load(built.save_pretrained(tmp_path / "fresh")).origin.dtype == "float32"
     assert not (tmp_path / "fresh" / "probes").exists()
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    """Models, probes and index folders are readable by others under umask 022, like any file."""
+    import os
+    import stat
+
+    import probes
+
+    old = os.umask(0o022)
+    try:
+        model = fever.create_model("fever-student-vgg-s48").save_pretrained(tmp_path / "m")
+        probe = (
+            probes.create("logistic").fit(np.random.default_rng(0).random((20, 4)), [0, 1] * 10).save(tmp_path / "p")
+        )
+        index = fever.Index.build(np.random.default_rng(0).random((50, 8)).astype(np.float32)).save(tmp_path / "i")
+    finally:
+        os.umask(old)
+    for path in [model, probe, index, *model.iterdir(), *probe.iterdir(), *index.iterdir()]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))

@@ -54,3 +54,13 @@ def test_onnx_of_another_model_is_refused(exported, tmp_path):
         fever.Extractor(other, backend="onnx", onnx_file=exported / "model.onnx")
     with pytest.raises(fever.ModelLoadError, match="no ONNX export of other"):
         fever.Extractor(other, backend="onnx")
+
+
+def test_onnx_file_reaches_extract_and_a_missing_export_says_what_to_do(exported, tiny_model_dir, fer_crops):
+    out = fever.extract(fer_crops[:1], model=str(tiny_model_dir), backend="onnx", onnx_file=exported / "model.onnx")
+    assert out.vectors.shape == (1, 256)
+    with pytest.raises(fever.ModelLoadError) as err:
+        fever.extract(fer_crops[:1], model=str(tiny_model_dir), backend="onnx")
+    message = str(err.value)
+    assert "no ONNX export of tiny-test-student" in message and "--out tiny-test-student.onnx" in message
+    assert "onnx_file='tiny-test-student.onnx' (to fever.extract" in message
