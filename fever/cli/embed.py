@@ -55,7 +55,8 @@ class EmbedCommand(Command):
         p.add_argument(
             "--shard",
             default=None,
-            help="i/n: process shard i of n (numbered 0 to n-1) of the sorted inputs; the n shards together are one run",
+            help="i/n: process shard i of n (numbered 0 to n-1) of the sorted inputs; "
+            "the n shards together are one run",
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--quiet", "-q", action="store_true", help="only errors on stderr")
