@@ -50,6 +50,38 @@ class LogisticProbe(Probe):
         self.n_features_in_ = x.shape[1]
         return self
 
+    def calibrate(self, X: Any, y: Sequence[Any]) -> float:
+        """Temperature scaling (Guo et al. 2017) on held-out data: one T > 0 that makes the
+        probabilities honest (lowest log-loss on ``X, y``), folded into the coefficients.
+
+        The predicted class never changes (all logits are divided by the same T).
+
+        Args:
+            X: held-out vectors (e.g. FER+ valid), not the ones the probe was fitted on.
+            y: their labels.
+
+        Returns:
+            The temperature; the probe keeps it in ``temperature_`` (product over calls).
+        """
+        from scipy.optimize import minimize_scalar
+
+        labels = self._check_labels(y)
+        z = self.decision_function(X)
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        t = np.array([index[c] for c in labels.tolist()])
+
+        def nll(log_temp: float) -> float:
+            s = z / np.exp(log_temp)
+            s = s - s.max(axis=1, keepdims=True)
+            return float((np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(t)), t]).mean())
+
+        best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+        temperature = float(np.exp(best.x))
+        self.coef_ = self.coef_ / temperature
+        self.intercept_ = self.intercept_ / temperature
+        self.temperature_ = getattr(self, "temperature_", 1.0) * temperature
+        return temperature
+
     def decision_function(self, X: Any) -> np.ndarray:
         self._check_fitted()
         x = check_vectors(X, self.n_features_in_)
@@ -129,7 +161,11 @@ class LogisticProbe(Probe):
         self._check_fitted()
         return (
             {"coef": self.coef_, "intercept": self.intercept_, "mean": self.mean_, "scale": self.scale_},
-            {"classes": self.classes_.tolist(), "n_features_in": int(self.n_features_in_)},
+            {
+                "classes": self.classes_.tolist(),
+                "n_features_in": int(self.n_features_in_),
+                "temperature": float(getattr(self, "temperature_", 1.0)),
+            },
         )
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
@@ -137,3 +173,4 @@ class LogisticProbe(Probe):
         self.mean_, self.scale_ = arrays["mean"], arrays["scale"]
         self.classes_ = np.asarray(extra["classes"])
         self.n_features_in_ = extra["n_features_in"]
+        self.temperature_ = float(extra.get("temperature", 1.0))

@@ -139,3 +139,27 @@ def test_third_party_plugin_is_found_through_entry_points(tmp_path, monkeypatch)
     back = probes.load(probe.save(tmp_path / "saved"))
     assert back.bias == 1 and list(back.predict(np.zeros((1, 2)))) == ["b"]
     sys.modules.pop("fever_probe_demo", None)
+
+
+def test_temperature_scaling_makes_an_overconfident_probe_honest(tmp_path):
+    """Overlapping classes fitted with a huge C give overconfident probabilities; calibrating on
+    held-out data raises T, lowers the held-out log-loss and changes no prediction."""
+    rng = np.random.default_rng(0)
+
+    def draw(n):  # 3 informative dimensions and 27 of noise: a probe fitted on few faces overfits
+        y = rng.integers(0, 3, n)
+        return np.hstack([np.eye(3)[y] + rng.normal(0, 0.9, (n, 3)), rng.normal(size=(n, 27))]), y
+
+    (xa, ya), (xv, yv), (xt, yt) = draw(60), draw(600), draw(600)
+    probe = probes.create("logistic", C=1e6, balanced=False).fit(xa, ya)
+
+    def log_loss(p, x, y):
+        return float(-np.log(p.predict_proba(x)[np.arange(len(y)), y]).mean())
+
+    before, pred = log_loss(probe, xt, yt), probe.predict(xt)
+    temperature = probe.calibrate(xv, yv)
+    assert temperature > 1.0 and log_loss(probe, xt, yt) < before
+    assert (probe.predict(xt) == pred).all()
+    again = probes.load(probe.save(tmp_path / "p"))
+    assert again.temperature_ == pytest.approx(temperature)
+    assert np.allclose(again.predict_proba(xt), probe.predict_proba(xt))
