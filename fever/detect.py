@@ -25,6 +25,13 @@ def box_area(box: np.ndarray | Sequence[float]) -> float:
     return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
+def clip_box(box: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """An (x1, y1, x2, y2) box cut to the image of ``shape`` (H, W, ...): MTCNN's boxes can reach past
+    the border for faces at the edge. Crops still use the detector's own box (same vectors)."""
+    h, w = shape[:2]
+    return np.clip(np.asarray(box, np.float32), 0, [w, h, w, h]).astype(np.float32)
+
+
 def main_face(detections: Sequence[Detection]) -> Detection | None:
     """The face an image is about: the biggest one (the subject of a portrait or a face crop; a
     face in the background can have a higher detection score). None when there is no face."""

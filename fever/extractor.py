@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .align import crop_face
-from .detect import FaceFollower
+from .detect import FaceFollower, clip_box
 from .device import autocast_for, resolve_device
 from .errors import FeverError, InputError
 from .io.images import LoadedImage, load_image
@@ -310,7 +310,7 @@ class Extractor:
                             index,
                             im.source,
                             face=face_no,
-                            box=np.asarray(box, np.float32),
+                            box=clip_box(box, im.array.shape),
                             landmarks=None if landmarks is None else np.asarray(landmarks, np.float32),
                             score=float(score),
                             note=note,
@@ -453,7 +453,7 @@ class Extractor:
                             input_index,
                             source,
                             face=face_no,
-                            box=det.box,
+                            box=clip_box(det.box, frame.array.shape),
                             landmarks=det.landmarks,
                             score=det.score,
                             frame=frame.index,

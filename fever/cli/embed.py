@@ -72,12 +72,22 @@ def embed(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..extractor import Extractor
     from ..inputs import expand_inputs, shard
+    from ..io.video import check_video_options
     from ..parquet import PartWriter
     from ..result import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK, STATUS_SKIPPED, Extraction, Row, rows_to_table
 
     inputs = shard(expand_inputs(args.paths, args.recursive), args.shard)
+    # every option is checked before the model loads and before the first input
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 or more")
+    if args.detect_every < 1:
+        raise UsageError("--detect-every must be 1 or more")
+    try:
+        check_video_options(args.every, args.fps, args.max_frames)
+    except UsageError as exc:
+        raise UsageError(f"--{str(exc).replace('_', '-')}") from None
     extractor = Extractor(args.model, device=args.device, precision=args.precision, revision=args.revision)
     cfg = extractor.config
     metadata = {

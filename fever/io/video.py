@@ -1,18 +1,19 @@
 """Video frames with PyAV (FFmpeg inside its wheels: H.264, HEVC, VP9... with no system ffmpeg).
 
 Frames are sampled either every ``every``-th frame or at a target ``fps``; each comes with its index
-in the stream and its timestamp in seconds.
+in the stream and its timestamp in seconds from the start of the stream.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -82,30 +83,53 @@ def probe_video(path: str | Path) -> VideoInfo:
         )
 
 
+# sampling faster than this is asking for every frame of any real video (and 1/fps must not vanish)
+MAX_SAMPLING_FPS = 1000.0
+
+
+def check_video_options(every: int = 1, fps: float | None = None, max_frames: int | None = None) -> None:
+    """Refuse sampling options that cannot work, before any video is opened.
+
+    Raises:
+        UsageError: naming the option and why.
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise UsageError(f"every must be a whole number >= 1, not {every!r}")
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= MAX_SAMPLING_FPS):
+        raise UsageError(f"fps must be a number above 0 and at most {MAX_SAMPLING_FPS:g}, not {fps!r}")
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+        raise UsageError(f"max_frames must be a whole number >= 1 (or None for all), not {max_frames!r}")
+
+
 def iter_video_frames(
     path: str | Path, every: int = 1, fps: float | None = None, max_frames: int | None = None
 ) -> Iterator[VideoFrame]:
     """Decode frames as RGB arrays; ``fps`` (if given) wins over ``every``.
 
+    Timestamps are seconds from the start of the video stream: the container's own start offset
+    (0.85 s in some MP4 files) is subtracted, so the first frame is at 0.0.
     A stream that breaks part-way raises :class:`InputError` after the frames decoded so far.
     """
-    if every < 1:
-        raise ValueError(f"every must be >= 1, not {every}")
-    if fps is not None and fps <= 0:
-        raise ValueError(f"fps must be positive, not {fps}")
+    check_video_options(every, fps, max_frames)
     container = _open(path)
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or 0) or 25.0
+        start = float(stream.start_time * time_base) if stream.start_time is not None and time_base else None
         next_time = 0.0
         emitted = 0
         index = -1
         try:
             for frame in container.decode(stream):
                 index += 1
-                ts = float(frame.pts * time_base) if frame.pts is not None and time_base else index / rate
+                if frame.pts is not None and time_base:
+                    pts_time = float(frame.pts * time_base)
+                    start = pts_time if start is None else start
+                    ts = pts_time - start
+                else:
+                    ts = index / rate
                 if fps is not None:
                     if ts + 1e-6 < next_time:
                         continue

@@ -11,3 +11,23 @@ def test_main_face_is_the_biggest_not_the_most_confident():
     assert box_area(big_less_sure.box) == 60 * 70 and box_area([5, 5, 1, 1]) == 0
     assert main_face([small_sure, big_less_sure]) is big_less_sure
     assert main_face([]) is None
+
+
+def test_boxes_are_clipped_to_the_image(extractor, two_face_photo):
+    """A face cut by the border keeps a box inside the picture (its vector still comes from
+    MTCNN's own box, so the crop does not change)."""
+    from PIL import Image
+
+    from fever.detect import clip_box
+
+    assert clip_box(np.array([-5, 10, 130, 90]), (80, 120, 3)).tolist() == [0, 10, 120, 80]
+    photo = np.asarray(Image.open(two_face_photo).convert("RGB"))
+    full = extractor.extract([photo], faces="detect")
+    x1 = int(full.rows[0].box[0] + (full.rows[0].box[2] - full.rows[0].box[0]) * 0.1)
+    cut = np.ascontiguousarray(photo[:, x1:])  # the border runs through the first face
+    rows = extractor.extract([cut], faces="detect").rows
+    h, w = cut.shape[:2]
+    assert rows and all(r.status == "ok" for r in rows)
+    for r in rows:
+        assert 0 <= r.box[0] <= r.box[2] <= w and 0 <= r.box[1] <= r.box[3] <= h
+    assert min(r.box[0] for r in rows) == 0  # the cut face reached past the border

@@ -5,6 +5,7 @@ import pytest
 
 from fever.errors import InputError
 from fever.io.video import iter_video_frames, probe_video
+from tests.helpers import SAMPLES
 
 
 def test_probe_and_decode_every_frame(videos):
@@ -111,3 +112,42 @@ def test_detect_every_keeps_rows_and_tracks(extractor, videos, capsys):
         assert np.allclose(by_key_full[key], by_key_fast[key])
     with pytest.raises(ValueError, match="detect_every must be 1 or more"):
         extractor.extract_video(videos / "single_face.mp4", detect_every=0)
+
+
+def test_timestamps_start_at_zero_and_sampling_options_are_checked(videos):
+    from fever.errors import UsageError
+    from fever.io.video import check_video_options
+
+    frames = list(iter_video_frames(videos / "single_face.mp4", max_frames=3))
+    assert frames[0].timestamp == 0.0 and 0 < frames[1].timestamp < 0.1  # the container's offset is gone
+    assert len(list(iter_video_frames(videos / "single_face.mp4", max_frames=1))) == 1
+    for bad, message in [
+        ({"fps": float("inf")}, "fps must be a number above 0"),
+        ({"fps": float("nan")}, "fps must be a number above 0"),
+        ({"fps": 1e12}, "at most 1000"),
+        ({"fps": 0.0}, "fps must"),
+        ({"every": 0}, "every must be a whole number >= 1"),
+        ({"max_frames": 0}, "max_frames must be a whole number >= 1"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            check_video_options(**bad)
+        with pytest.raises(UsageError, match=message):  # the decoder checks before opening anything
+            next(iter_video_frames(videos / "single_face.mp4", **bad))
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--fps", "inf", "--fps must be a number above 0"),
+        ("--every", "0", "--every must be a whole number"),
+        ("--max-frames", "0", "--max-frames must be a whole number"),
+        ("--detect-every", "0", "--detect-every must be 1 or more"),
+    ],
+)
+def test_embed_refuses_bad_video_options_before_any_work(tmp_path, capsys, option, value, message):
+    from fever.cli.embed import main
+
+    out = tmp_path / "v.parquet"
+    assert main([str(SAMPLES), "--out", str(out), option, value, "--no-progress"]) == 1
+    assert f"fever-embed: error: {message}" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "v.parquet.parts").exists()
