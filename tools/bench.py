@@ -14,10 +14,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 import fever
 from distill.datasets import add_data_root_argument
@@ -27,7 +29,9 @@ from fever.vectors import row_cosine
 SAMPLES = Path(fever.__file__).resolve().parent / "samples"
 
 
-def real_crops(data_root: Path | None, count: int) -> torch.Tensor:
+def real_crops(data_root: Path | None, count: int) -> "torch.Tensor":
+    import torch
+
     faces: list[np.ndarray] = []
     test = data_root / "ferplus" / "test.parquet" if data_root else None
     if test is not None and test.exists():
@@ -51,6 +55,8 @@ def real_crops(data_root: Path | None, count: int) -> torch.Tensor:
 def bench_crops(
     model: str | None, batch_size: int, repeats: int, data_root: Path | None, threads: int | None
 ) -> dict[str, Any]:
+    import torch
+
     from fever.extractor import Extractor
 
     if threads:

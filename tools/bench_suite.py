@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
 
@@ -49,6 +47,8 @@ def _rate(fn, items: int, repeats: int) -> float:
 
 
 def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     from .bench import real_crops
 
     crops = real_crops(Path(spec["data_root"]), spec["count"])
@@ -94,6 +94,8 @@ def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def video_job(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
     from fever.io.video import iter_video_frames
 
     videos = [Path(spec["data_root"]) / "videos" / n for n in VIDEO_NAMES]
@@ -130,6 +132,8 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def matmul_peak() -> dict[str, float]:
+    import torch
+
     out = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
@@ -139,6 +143,7 @@ def matmul_peak() -> dict[str, float]:
 
 
 def flops_per_crop(model: str | None) -> float:
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from fever.extractor import Extractor
@@ -171,6 +176,8 @@ def suite(
     max_frames: int = 60,
     detect_every: int = 5,
 ) -> dict[str, Any]:
+    import torch
+
     base = {"data_root": str(data_root), "count": count, "batch_size": batch_size, "repeats": repeats}
     from fever.extractor import DEFAULT_MODEL
 

@@ -26,7 +26,6 @@ import numpy as np
 
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
-from fever.detect import box_area
 from fever.result import STATUS_OK
 
 # circumplex positions (valence, arousal) of the FER+ classes, Russell-style, for the synthetic rule
@@ -138,6 +137,7 @@ def utkface_vectors(
     """UTKFace vectors (the biggest detected face, or the whole 200 px crop when MTCNN finds none),
     labels (gender, race, age in years) and the split of each row."""
     from distill.utkface import load_utkface
+    from fever.detect import box_area
     from fever.extractor import get_extractor
 
     utk = load_utkface(data_root)

@@ -94,3 +94,34 @@ def test_every_error_derives_from_fever_error():
         fever.create_model("nope")
     with pytest.raises(UnknownModelError):
         fever.load("no-such-model")
+
+
+def test_help_does_not_import_torch():
+    """--help of every command answers at once: nothing heavy is imported to build the parser."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib\n"
+        "for m in ['fever.cli.embed', 'fever.cli.index', 'distill.cli', 'tools.bench', 'tools.bench_index',"
+        " 'tools.probe_cli', 'tools.export_cli', 'tools.live']:\n"
+        "    try:\n"
+        "        importlib.import_module(m).main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(k for k in ('torch', 'sklearn', 'faiss', 'av') if k in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_lazy_package_exposes_its_names():
+    import fever
+    import probes
+
+    assert set(fever.__all__) <= set(dir(fever)) and "Extractor" in fever.__all__
+    assert fever.device.resolve_device("cpu").type == "cpu"  # submodules as attributes
+    assert callable(probes.create) and probes.FeverError is fever.FeverError
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        fever.nope  # noqa: B018
