@@ -375,7 +375,7 @@ class Extractor:
         source = str(path)
         parts: list[Extraction] = []
         frames_seen = 0
-        progress = _progress(None, "frames", show_progress_bar)
+        progress = _progress(None, "frames", show_progress_bar, desc=Path(source).name)
         error: InputError | None = None
         frames = iter_video_frames(path, every=every, fps=fps, max_frames=max_frames)
         try:
@@ -491,12 +491,13 @@ class _NoProgress:
         pass
 
 
-def _progress(total: int | None, unit: str, show: bool | None):
+def _progress(total: int | None, unit: str, show: bool | None, desc: str = "fever"):
+    """A tqdm bar (``desc`` names what it counts: the video's file name for videos)."""
     if not show:
         return _NoProgress()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=f" {unit}", desc="fever", dynamic_ncols=True)
+    return tqdm(total=total, unit=f" {unit}", desc=desc, dynamic_ncols=True)
 
 
 _CACHE: dict[tuple[Any, ...], Extractor] = {}

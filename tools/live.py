@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,7 +55,11 @@ def run_live(
     batch_size: int = 16,
     precision: str = "fp32",
     detect_every: int = 3,
+    report_every: float = 10.0,
+    report: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Annotate a camera, file or stream; ``report`` gets a progress line every ``report_every``
+    seconds (stderr in the command), so a long run never sits silent."""
     import av
 
     import probes
@@ -69,7 +73,7 @@ def run_live(
     container = None
     stream = None
     frames_written = 0
-    started = time.perf_counter()
+    started = last_report = time.perf_counter()
     try:
         frames = iter_video_frames(source, max_frames=max_frames)
         for chunk, part in extractor.iter_video(frames, str(source), batch_size=batch_size, detect_every=detect_every):
@@ -94,6 +98,10 @@ def run_live(
                 for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                     container.mux(packet)
                 frames_written += 1
+            now = time.perf_counter()
+            if report is not None and now - last_report >= report_every:
+                last_report = now
+                report(f"fever-live: {frames_written} frames, {frames_written / (now - started):.1f} frames/s")
     finally:
         if container is not None:
             for packet in stream.encode():
@@ -123,6 +131,7 @@ class LiveCommand(Command):
             default=3,
             help="full face detection on every n-th frame, faces followed in between (1: every frame)",
         )
+        p.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines on stderr")
 
     def run(self, args: argparse.Namespace) -> int:
         if args.batch_size < 1 or args.detect_every < 1:
@@ -136,6 +145,8 @@ class LiveCommand(Command):
             args.batch_size,
             args.precision,
             args.detect_every,
+            report_every=args.report_every,
+            report=lambda line: print(line, file=sys.stderr, flush=True),
         )
         print(
             f"fever-live: {result['frames']} frames in {result['seconds']} s "

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_path):
+def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_path, capsys):
     from fever.io.video import iter_video_frames, probe_video
     from tools.live import main as live_main
 
@@ -20,6 +20,8 @@ def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_pat
                 "20",
                 "--batch-size",
                 "8",
+                "--report-every",
+                "0",
             ]
         )
         == 0
@@ -30,6 +32,8 @@ def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_pat
     assert len(frames) == 20
     original = next(iter_video_frames(videos / "single_face.mp4")).array.astype(int)
     assert np.abs(frames[0].array.astype(int) - original).max() > 100  # a box was drawn
+    printed = capsys.readouterr()                                      # progress on stderr while it runs
+    assert "fever-live: 8 frames," in printed.err and "fever-live: 20 frames in" in printed.out
 
 
 def test_live_reports_a_bad_source(model_with_probe, tmp_path, capsys):
