@@ -33,8 +33,9 @@ def _key(path: str, frame: Any, face: Any, keys: tuple[str, ...]) -> tuple[Any, 
     return tuple(values[k] for k in keys)
 
 
-def join_labels(table: pa.Table, labels_csv: str | Path) -> np.ndarray:
-    """One label per vector row; every row must find its label."""
+def join_labels(table: pa.Table, labels_csv: str | Path, skip_unlabelled: bool = False) -> np.ndarray:
+    """One label per vector row; every row must find its label, unless ``skip_unlabelled``: then
+    rows without one get ``None`` (the caller drops them)."""
     labels_csv = Path(labels_csv)
     with labels_csv.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -55,11 +56,14 @@ def join_labels(table: pa.Table, labels_csv: str | Path) -> np.ndarray:
         if k in lookup:
             out.append(lookup[k])
         else:
+            out.append(None)
             missing.append(path if len(keys) == 1 else f"{path} frame {frame} face {face}")
-    if missing:
+    if missing and not skip_unlabelled:
         raise ProbeError(
             f"{len(missing)} of {table.num_rows} vectors have no label in {labels_csv} "
             f"(e.g. {missing[0]}); label paths are matched to the parquet 'path' column after resolving "
-            f"them against the CSV's folder, by {', '.join(keys)}"
+            f"them against the CSV's folder, by {', '.join(keys)}; --skip-unlabelled fits on the labelled ones"
         )
-    return np.asarray(out)
+    if len(missing) == len(out):
+        raise ProbeError(f"none of the {table.num_rows} vectors has a label in {labels_csv}")
+    return np.asarray(out, dtype=object)

@@ -28,8 +28,15 @@ class FitCommand(Command):
         f.add_argument("--labels", required=True, type=Path, help="CSV with path,label (and frame/face)")
         f.add_argument("--out", required=True, type=Path, help="probe folder to write")
         f.add_argument("--param", action="append", default=[], help="probe parameter as key=JSON value, e.g. C=100")
+        f.add_argument(
+            "--skip-unlabelled",
+            action="store_true",
+            help="fit on the vectors that have a label and say how many had none (default: every vector needs one)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
+        import numpy as np
+
         import probes
 
         from .join import join_labels, read_vectors
@@ -42,7 +49,11 @@ class FitCommand(Command):
             except ValueError:
                 raise UsageError(f'--param {item!r}: the value must be JSON (e.g. C=100 or name="x")') from None
         table, vectors = read_vectors(args.vectors)
-        labels = join_labels(table, args.labels)
+        labels = join_labels(table, args.labels, skip_unlabelled=args.skip_unlabelled)
+        keep = np.array([label is not None for label in labels])
+        if not keep.all():
+            print(f"fever-probe: {int((~keep).sum())} of {len(keep)} vectors have no label: left out", file=sys.stderr)
+        vectors, labels = vectors[keep], labels[keep].astype(str)
         probe = probes.create(args.name, **params).fit(vectors, labels)
         probe.save(args.out)
         print(

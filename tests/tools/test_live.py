@@ -32,7 +32,7 @@ def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_pat
     assert len(frames) == 20
     original = next(iter_video_frames(videos / "single_face.mp4")).array.astype(int)
     assert np.abs(frames[0].array.astype(int) - original).max() > 100  # a box was drawn
-    printed = capsys.readouterr()                                      # progress on stderr while it runs
+    printed = capsys.readouterr()  # progress on stderr while it runs
     assert "fever-live: 8 frames," in printed.err and "fever-live: 20 frames in" in printed.out
 
 

@@ -28,3 +28,21 @@ def test_cli_fit_and_predict(tmp_path, tiny_model_dir, capsys):
     short.write_text("\n".join(rows[:3]) + "\n")
     assert probe_main(["fit", "logistic", str(vectors), "--labels", str(short), "--out", str(tmp_path / "q")]) == 1
     assert "6 of 8 vectors have no label" in capsys.readouterr().err
+    fit_short = ["fit", "logistic", str(vectors), "--labels", str(short), "--out", str(tmp_path / "q")]
+    assert probe_main(fit_short + ["--skip-unlabelled"]) == 0
+    printed = capsys.readouterr()
+    assert "6 of 8 vectors have no label: left out" in printed.err and "fitted on 2 vectors" in printed.out
+    empty = tmp_path / "none.csv"
+    empty.write_text("path,label\nnot-there.png,happiness\n")
+    fit_none = [
+        "fit",
+        "logistic",
+        str(vectors),
+        "--labels",
+        str(empty),
+        "--out",
+        str(tmp_path / "r"),
+        "--skip-unlabelled",
+    ]
+    assert probe_main(fit_none) == 1
+    assert f"none of the 8 vectors has a label in {empty}" in capsys.readouterr().err
