@@ -15,8 +15,9 @@ from .align import crop_face
 from .detect import FaceFollower, clip_box
 from .device import autocast_for, resolve_device
 from .errors import FeverError, InputError
+from .inputs import expand_inputs
 from .io.images import LoadedImage, load_image
-from .io.video import VideoFrame, iter_video_frames
+from .io.video import VIDEO_EXTENSIONS, VideoFrame, iter_video_frames
 from .models import FeverModel, load
 from .preprocess import to_float_rgb, to_model_input
 from .result import STATUS_ERROR, STATUS_NO_FACE, Extraction, Row
@@ -32,7 +33,12 @@ AUTO_CROP_MAX_SIDE = 128
 
 
 def _iter_items(images: Any) -> list[Any]:
-    """One image or an iterable of images -> list."""
+    """One image or an iterable of images -> list. A folder gives its image and video files (as
+    ``fever-embed`` reads it; a video then gets an error row that says to use ``extract_video``)."""
+    if isinstance(images, (str, Path)) and Path(images).is_dir():
+        return [e.path for e in expand_inputs([str(images)]) if e.kind in ("image", "video")]
+    if isinstance(images, (bytes, bytearray)):
+        return [images]  # one (refused) item with a message, not one row per byte
     if isinstance(images, (str, Path, np.ndarray, torch.Tensor)) or hasattr(images, "getpixel"):
         if isinstance(images, torch.Tensor) and images.ndim == 4:
             return list(images)
@@ -173,6 +179,8 @@ class Extractor:
     ) -> list[LoadedImage | InputError]:
         def one(pair: tuple[int, Any]) -> LoadedImage | InputError:
             i, item = pair
+            if isinstance(item, (str, Path)) and Path(item).suffix.lower() in VIDEO_EXTENSIONS:
+                return InputError(item, "is a video: use fever.extract_video(path), or fever-embed, which reads both")
             try:
                 return load_image(item, source=_source_of(item, offset + i))
             except InputError as exc:

@@ -1,5 +1,7 @@
 """fever.extract on crops, photos and in-memory images, with the model's own preprocessing."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -132,3 +134,18 @@ def test_bundled_default_is_faithful_in_bf16(fer_crops, two_face_photo):
     bf16 = fever.Extractor(device="cpu", precision="bf16").extract(items).vectors
     assert fp32.shape == bf16.shape and len(fp32) == len(fer_crops) + 2
     assert cosine(fp32, bf16).min() >= 0.999
+
+
+def test_a_folder_gives_its_images_and_bytes_one_clear_row(extractor, tmp_path, fer_crops):
+    import shutil
+
+    for p in fer_crops[:2]:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 10)
+    out = extractor.extract(tmp_path)
+    assert [Path(r.source).name for r in out.rows] == ["clip.mp4"] + [p.name for p in fer_crops[:2]]
+    assert out.rows[0].status == "error" and "is a video: use fever.extract_video(path)" in out.rows[0].error
+    assert [r.status for r in out.rows[1:]] == ["ok", "ok"]
+    raw = extractor.extract(b"\x89PNG....")
+    assert len(raw) == 1 and raw.rows[0].status == "error" and "raw bytes are not accepted" in raw.rows[0].error
