@@ -16,6 +16,7 @@ from pathlib import Path
 from ..index import KINDS
 from ..result import STATUS_OK
 from .app import Command, run
+from .contact_sheet import SHEET_ROWS
 
 
 class BuildCommand(Command):
@@ -51,13 +52,18 @@ class QueryCommand(Command):
         q.add_argument("--vectors", type=Path, help="a fever-embed parquet of query vectors instead of images")
         q.add_argument("-k", type=int, default=10, help="neighbours per query")
         q.add_argument("--model", default=None, help="where to find the index's model if not by its name")
-        q.add_argument("--sheet", type=Path, help="write a contact sheet PNG of each query and its neighbours")
+        q.add_argument("--sheet", type=Path, help="write a contact sheet PNG of the queries and their neighbours")
+        q.add_argument(
+            "--sheet-max", type=int, default=SHEET_ROWS, help="queries drawn on the sheet (the table has all)"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from ..errors import UsageError
         from ..index import Index
-        from .contact_sheet import contact_sheet, face_tile
+        from .contact_sheet import contact_sheet
 
+        if args.sheet_max < 1:
+            raise UsageError("--sheet-max must be 1 or more")
         index = Index.load(args.index)
         if args.vectors:
             import pyarrow.compute as pc
@@ -71,10 +77,8 @@ class QueryCommand(Command):
                 f"{p}#{f}#{c}" for p, f, c in zip(*(table.column(n).to_pylist() for n in ("path", "frame", "face")))
             ]
             result = index.search(embeddings(table), args.k)
-            tiles = [
-                face_tile(str(p), f, None)
-                for p, f in zip(table.column("path").to_pylist(), table.column("frame").to_pylist())
-            ]
+            columns = (table.column(n).to_pylist() for n in ("path", "frame", "box"))
+            tiles = [{"path": str(p), "frame": f, "box": b} for p, f, b in zip(*columns)]
         elif args.images:
             from ..extractor import Extractor
 
@@ -85,7 +89,7 @@ class QueryCommand(Command):
             ok = [r for r in found.rows if r.status == STATUS_OK]
             labels = [f"{r.source}#face{r.face}" for r in ok]
             result = index.search(vectors, args.k)
-            tiles = [face_tile(r.source, None, r.box.tolist()) for r in ok]
+            tiles = [{"path": r.source, "frame": -1, "box": r.box.tolist()} for r in ok]
         else:
             raise UsageError("give query images or --vectors")
         for qi, label in enumerate(labels):
@@ -95,8 +99,9 @@ class QueryCommand(Command):
             for rank, n in enumerate(result.neighbours(qi), start=1):
                 print(f"| {rank} | {n['score']:.4f} | {n['id']} |")
         if args.sheet:
-            contact_sheet(tiles, [result.neighbours(i) for i in range(len(labels))], args.sheet)
-            print(f"fever-index: contact sheet -> {args.sheet}")
+            shown = min(len(labels), args.sheet_max)
+            contact_sheet(tiles, [result.neighbours(i) for i in range(shown)], args.sheet, max_rows=shown)
+            print(f"fever-index: contact sheet of {shown} of {len(labels)} queries -> {args.sheet}")
         return 0
 
 

@@ -193,3 +193,29 @@ def test_opq_projects_to_four_dimensions_per_subquantiser():
         _factory("opq-ivfpq", 256, 1000, 16, 65)
     with pytest.raises(FeverIndexError, match="multiple of m"):
         _factory("ivfpq", 256, 1000, 16, 52)
+
+
+def test_sheet_of_video_queries_shows_faces_and_decodes_each_video_once(tmp_path, tiny_model_dir, videos, monkeypatch):
+    from PIL import Image
+
+    import fever.io.video as video_module
+    from fever.cli.contact_sheet import TILE, Pictures
+    from fever.cli.index import main as index_main
+
+    out = tmp_path / "v.parquet"
+    clip = videos / "single_face.mp4"
+    assert embed_main([str(clip), "--out", str(out), "--model", str(tiny_model_dir), "--max-frames", "6"]) == 0
+    assert index_main(["build", str(out), "--out", str(tmp_path / "idx")]) == 0
+    calls = []
+    real = video_module.iter_video_frames
+    monkeypatch.setattr(video_module, "iter_video_frames", lambda *a, **k: calls.append(a) or real(*a, **k))
+    sheet = tmp_path / "sheet.png"
+    args = ["query", str(tmp_path / "idx"), "--vectors", str(out), "-k", "3", "--sheet", str(sheet), "--sheet-max", "2"]
+    assert index_main(args) == 0
+    assert len(calls) == 1  # one decode for every tile of the video
+    img = Image.open(sheet)
+    assert img.size == (4 * TILE, 2 * (TILE + 16))  # two of the six queries drawn
+    row = pq.read_table(out).slice(0, 1).to_pylist()[0]
+    face = Pictures([(row["path"], row["frame"])]).tile(row["path"], row["frame"], row["box"])
+    query_tile = np.asarray(img.crop((0, 0, TILE, TILE)).convert("RGB"), int)
+    assert np.abs(query_tile - np.asarray(face, int)).max() == 0  # the face, not the whole frame squeezed
