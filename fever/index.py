@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -28,6 +29,8 @@ import pyarrow.parquet as pq
 
 from .errors import FeverError
 from .result import STATUS_OK
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("exact", "ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw")
 L2_KINDS = ("ivfpq", "opq-ivfpq", "pca-ivfpq")
@@ -48,12 +51,22 @@ class FeverIndexError(FeverError):
     """An index that cannot be built, loaded or searched as asked."""
 
 
+# k-means wants 39 points per centroid (faiss warns below); an 8-bit PQ codebook has 256 entries
+POINTS_PER_CENTROID = 39
+MIN_COMPRESSED = POINTS_PER_CENTROID * 256
+
+
+def _default_lists(count: int) -> int:
+    """4 sqrt(n) IVF lists, no more than the collection can train (39 points each), 16 to 65,536."""
+    return int(min(65536, max(16, 4 * np.sqrt(max(count, 1))), max(16, count // POINTS_PER_CENTROID)))
+
+
 def _factory(kind: str, dim: int, count: int, nlist: int | None, m: int) -> str:
     if kind == "exact":
         return "Flat"
     if kind == "hnsw":
         return "HNSW32"
-    lists = nlist or int(min(65536, max(16, 4 * np.sqrt(max(count, 1)))))
+    lists = nlist or _default_lists(count)
     if kind == "opq-ivfpq":
         # OPQ rotates and projects to 4 dimensions per sub-quantiser (faiss's OPQ{m}_{4m} recipe), so
         # any m up to dim/4 works; m sets the code size: m bytes + 8 bytes of id per vector.
@@ -135,6 +148,9 @@ class Index:
         model, config_hash, revision: the model whose vectors these are (queries must match).
         nlist: IVF lists (default 4 sqrt(n)); m: code bytes per vector of compressed kinds.
         nprobe: IVF lists visited per query; ef_search: HNSW search breadth.
+        fit_to_size: a compressed kind asked for a collection too small to train it (fewer than
+            9,984 vectors: 39 per entry of the 256-entry codebooks) becomes ``exact``, with one
+            logged line: at that size exact search is faster, exact and small. False keeps the kind.
     """
 
     def __init__(
@@ -149,12 +165,14 @@ class Index:
         m: int = 32,
         nprobe: int = 32,
         ef_search: int = 128,
+        fit_to_size: bool = True,
     ) -> None:
         if kind not in KINDS:
             raise FeverIndexError(f"kind must be one of {KINDS}, not {kind!r}")
         self.dim, self.kind = dim, kind
         self.model, self.config_hash, self.revision = model, config_hash, revision
         self.nlist, self.m, self.nprobe, self.ef_search = nlist, m, nprobe, ef_search
+        self.fit_to_size = fit_to_size
         self.faiss_index: Any = None
         self.factory = ""
         self.trained_on = 0  # vectors the quantisers were trained on (0: nothing to train)
@@ -255,6 +273,15 @@ class Index:
         import faiss
 
         x = unit_vectors(vectors, self.dim, "training vectors")
+        if self.fit_to_size and self.kind in L2_KINDS and len(x) < MIN_COMPRESSED:
+            logger.warning(
+                "%d vectors: too few to train %s (needs %d); using exact search, which is faster and exact at this "
+                "size (Index(..., fit_to_size=False) keeps the kind)",
+                len(x),
+                self.kind,
+                MIN_COMPRESSED,
+            )
+            self.kind = "exact"
         self.factory = _factory(self.kind, self.dim, len(vectors), self.nlist, self.m)
         metric = faiss.METRIC_L2 if self.kind in L2_KINDS else faiss.METRIC_INNER_PRODUCT
         index = faiss.index_factory(self.dim, self.factory, metric)

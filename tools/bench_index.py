@@ -80,7 +80,7 @@ def quality(model: str | None, data_root: Path, kinds: list[str]) -> list[dict[s
     rows = []
     for spec in kinds:
         kind, m, _ = _parse_kind(spec)
-        index = Index(vectors.shape[1], kind, m=m, nlist=64)
+        index = Index(vectors.shape[1], kind, m=m, nlist=64, fit_to_size=False)  # measure the kind asked for
         index.train(train_vectors)
         index.add(x)
         neighbours = index.search(x, k=11).rows[:, 1:]  # drop the query itself
@@ -174,7 +174,7 @@ def scale(
     )
     for spec in kinds:
         kind, m, nlist = _parse_kind(spec)
-        index = Index(collection.shape[1], kind, m=m, nlist=nlist)
+        index = Index(collection.shape[1], kind, m=m, nlist=nlist, fit_to_size=False)
         _, build = _timed(lambda: (index.train(collection), index.faiss_index.add(collection)))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "x.faiss"

@@ -24,7 +24,7 @@ def test_exact_search_known_answers(clustered):
 @pytest.mark.parametrize("kind", ["ivfpq", "opq-ivfpq", "pca-ivfpq", "hnsw"])
 def test_compressed_kinds_find_the_same_cluster(clustered, kind):
     x, labels = clustered
-    index = Index.build(x, kind=kind, m=8, nlist=8)
+    index = Index.build(x, kind=kind, m=8, nlist=8, fit_to_size=False)
     res = index.search(x[::100], k=10)
     same = labels[res.rows] == labels[::100][:, None]
     assert same.mean() > 0.95
@@ -66,7 +66,7 @@ def test_errors(clustered, tmp_path):
     with pytest.raises(FeverIndexError, match="the index is empty"):
         Index(32).search(x[:1], k=1)
     with pytest.raises(FeverIndexError, match="needs at least 256 vectors to train"):
-        Index.build(x[:100], kind="ivfpq", m=8, nlist=4)
+        Index.build(x[:100], kind="ivfpq", m=8, nlist=4, fit_to_size=False)
     with pytest.raises(FeverIndexError, match="kind must be one of"):
         Index(32, kind="lsh")
     with pytest.raises(FeverIndexError, match="2 ids for 3 vectors"):
@@ -158,7 +158,7 @@ def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, 
     import faiss
 
     x, _ = clustered
-    index = Index.build(x, kind="pca-ivfpq", m=8, nlist=8)
+    index = Index.build(x, kind="pca-ivfpq", m=8, nlist=8, fit_to_size=False)
     ivf = faiss.extract_index_ivf(index.faiss_index)
     quantizer = faiss.downcast_index(ivf.quantizer)
     assert isinstance(quantizer, faiss.IndexScalarQuantizer) and quantizer.ntotal == 8
@@ -171,10 +171,10 @@ def test_pca_ivfpq_keeps_8bit_coarse_centroids_through_save_and_load(clustered, 
 def test_training_sample_grows_with_the_ivf_lists(tmp_path):
     """10 vectors per list: 1,000 lists train on 10,000 of 30,000 vectors, not on train_size=5,000."""
     x = np.random.default_rng(3).normal(size=(30_000, 8)).astype(np.float32)
-    index = Index(8, "ivfpq", m=4, nlist=1000)
+    index = Index(8, "ivfpq", m=4, nlist=1000, fit_to_size=False)
     index.train(x, train_size=5_000)
     assert index.trained_on == 10_000
-    small = Index(8, "ivfpq", m=4, nlist=16)
+    small = Index(8, "ivfpq", m=4, nlist=16, fit_to_size=False)
     small.train(x, train_size=5_000)
     assert small.trained_on == 5_000
     small.add(x[:100])
@@ -185,7 +185,7 @@ def test_opq_projects_to_four_dimensions_per_subquantiser():
     from fever.index import FeverIndexError, _factory
 
     assert _factory("opq-ivfpq", 256, 1_000_000, 1024, 52) == "OPQ52_208,IVF1024,PQ52"  # 52 B codes + 8 B ids
-    assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF400,PQ32"
+    assert _factory("ivfpq", 256, 10_000, None, 32) == "IVF256,PQ32"  # 4 sqrt(n) = 400, but 39 points per list
     assert _factory("pca-ivfpq", 256, 1_000_000, 16384, 48) == "PCAR96,IVF16384(SQ8),PQ48"  # 2 principal dims per byte
     with pytest.raises(FeverIndexError, match="needs 1 <= m <= dim/2 \\(128\\), not 129"):
         _factory("pca-ivfpq", 256, 1000, 16, 129)
@@ -219,3 +219,19 @@ def test_sheet_of_video_queries_shows_faces_and_decodes_each_video_once(tmp_path
     face = Pictures([(row["path"], row["frame"])]).tile(row["path"], row["frame"], row["box"])
     query_tile = np.asarray(img.crop((0, 0, TILE, TILE)).convert("RGB"), int)
     assert np.abs(query_tile - np.asarray(face, int)).max() == 0  # the face, not the whole frame squeezed
+
+
+def test_small_collections_get_exact_search_without_a_wall_of_warnings(capfd, caplog):
+    """3,000 vectors cannot train 256-entry codebooks (faiss wants 9,984): exact search, one log line."""
+    import logging
+
+    x = np.random.default_rng(0).normal(size=(3000, 64)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="fever.index"):
+        index = Index.build(x, kind="opq-ivfpq", m=16)
+    assert index.kind == "exact" and index.factory == "Flat"
+    assert "3000 vectors: too few to train opq-ivfpq (needs 9984); using exact search" in caplog.text
+    assert "please provide at least" not in capfd.readouterr().err
+    assert index.search(x[:2], k=1).rows[:, 0].tolist() == [0, 1]
+    from fever.index import _default_lists
+
+    assert _default_lists(12_000) == 307 and _default_lists(1_000_000) == 4000  # 39 points per list at most

@@ -47,7 +47,7 @@ def test_stored_vectors_are_what_the_index_scores(clustered):
 
     x, _ = clustered
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    exact, ivfpq = Index.build(x), Index.build(x, kind="ivfpq", m=4, nlist=8)
+    exact, ivfpq = Index.build(x), Index.build(x, kind="ivfpq", m=4, nlist=8, fit_to_size=False)
     assert np.array_equal(stored_vectors(exact, x), unit)
     decoded = stored_vectors(ivfpq, x)
     assert decoded.shape == x.shape and not np.allclose(decoded, unit)
