@@ -113,9 +113,15 @@ def _env_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None, local_files_only: bool) -> Path:
-    """Fetch (or find in the cache) config + weights of a Hub repo; return their snapshot folder."""
-    from huggingface_hub import hf_hub_download
+def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None, offline: bool, why: str) -> Path:
+    """Config + weights of a Hub repo, from the cache when they are there (no network at all), else
+    downloaded; returns their snapshot folder.
+
+    ``offline`` (and ``why``: what made it so) forbids the network. Before a download, one quick
+    request tells whether the Hub answers: huggingface_hub alone retries a dead network for about
+    30 s and then blames an offline mode that nobody set.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HFValidationError,
@@ -125,31 +131,52 @@ def _hub_files(repo_id: str, revision: str | None, cache_dir: str | Path | None,
     )
 
     where = f"{repo_id}@{revision or 'main'}"
-    paths = []
+    cache = cache_dir or "the default Hugging Face cache"
+    not_found = (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, HFValidationError)
+
+    def fetch(filename: str, local_only: bool) -> Path:
+        return Path(
+            hf_hub_download(
+                repo_id,
+                filename,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_only,
+                library_name="fever",
+            )
+        )
+
+    paths: dict[str, Path] = {}
     for filename in (CONFIG_NAME, WEIGHTS_NAME):
         try:
-            paths.append(
-                Path(
-                    hf_hub_download(
-                        repo_id,
-                        filename,
-                        revision=revision,
-                        cache_dir=cache_dir,
-                        local_files_only=local_files_only,
-                        library_name="fever",
-                    )
-                )
-            )
-        except LocalEntryNotFoundError as exc:
-            raise OfflineError(
-                f"{where}: {filename} is not in the Hugging Face cache "
-                f"({cache_dir or 'default cache'}) and the Hub cannot be reached "
-                f"(offline: local_files_only or HF_HUB_OFFLINE=1). Download it once with network access "
-                f"(e.g. `hf download {repo_id}`), or pass a local folder instead."
-            ) from exc
-        except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, HFValidationError) as exc:
+            paths[filename] = fetch(filename, local_only=True)
+        except LocalEntryNotFoundError:
+            pass
+        except not_found as exc:
             raise ModelLoadError(f"{where}: cannot get {filename}: {exc}") from exc
-    return paths[0].parent
+    missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if f not in paths]
+    if missing and offline:
+        raise OfflineError(
+            f"{where}: {missing[0]} is not in {cache} and {why}, so the Hub was not asked. Download the model "
+            f"once with network access (`hf download {repo_id}`), or pass a local folder instead."
+        )
+    if missing:
+        try:
+            get_hf_file_metadata(hf_hub_url(repo_id, missing[0], revision=revision), timeout=10)
+        except not_found as exc:
+            raise ModelLoadError(f"{where}: cannot get {missing[0]}: {exc}") from exc
+        except Exception as exc:  # connection refused, DNS, timeout, proxy: the network, not the repo
+            raise OfflineError(
+                f"{where}: {missing[0]} is not in {cache} and the Hugging Face Hub cannot be reached "
+                f"({type(exc).__name__}: {exc}). Download the model once with network access "
+                f"(`hf download {repo_id}`), or set HF_HUB_OFFLINE=1 to use the cache only."
+            ) from None
+        for filename in missing:
+            try:
+                paths[filename] = fetch(filename, local_only=False)
+            except not_found as exc:
+                raise ModelLoadError(f"{where}: cannot get {filename}: {exc}") from exc
+    return paths[CONFIG_NAME].parent
 
 
 def resolve(
@@ -179,8 +206,11 @@ def resolve(
             f"{text!r} is neither a registered model, a folder nor a Hub repo id (owner/name); "
             f"registered: {', '.join(list_models())}"
         )
-    offline = _env_offline() if local_files_only is None else local_files_only
-    return _hub_files(text, revision, cache_dir, offline), f"hf:{text}@{revision or 'main'}"
+    if local_files_only is None:
+        offline, why = _env_offline(), "HF_HUB_OFFLINE is set"
+    else:
+        offline, why = local_files_only, "local_files_only=True was passed"
+    return _hub_files(text, revision, cache_dir, offline, why), f"hf:{text}@{revision or 'main'}"
 
 
 def _bundled_names() -> list[str]:

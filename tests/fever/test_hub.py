@@ -73,13 +73,44 @@ def test_hub_missing_file_offline_is_clear(tmp_path, monkeypatch, tiny_model_dir
     snapshot = _build_hub_cache(cache, "fever-org/broken", tiny_model_dir, "c" * 40)
     (snapshot / WEIGHTS_NAME).unlink()
     with pytest.raises(
-        fever.OfflineError, match=r"fever-org/broken@main: model.safetensors is not in the Hugging Face cache"
+        fever.OfflineError, match=r"fever-org/broken@main: model.safetensors is not in .* and HF_HUB_OFFLINE is set"
     ):
         fever.load("fever-org/broken", cache_dir=cache)
     with pytest.raises(fever.OfflineError, match="fever-org/absent@main: config.json"):
         fever.load("fever-org/absent", cache_dir=cache)
-    with pytest.raises(fever.OfflineError, match="not in the Hugging Face cache"):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(fever.OfflineError, match="local_files_only=True was passed, so the Hub was not asked"):
         fever.load("fever-org/broken", cache_dir=cache, local_files_only=True)
+
+
+def test_without_network_a_cached_model_loads_and_a_missing_one_fails_at_once(tmp_path, monkeypatch, tiny_model_dir):
+    """No HF_HUB_OFFLINE and no network (a port that refuses): the cache is read without asking the
+    Hub, and a file that is not cached fails after one request, not after huggingface_hub's retries."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    cache = tmp_path / "hub"
+    _build_hub_cache(cache, "fever-org/tiny", tiny_model_dir, "a" * 40)
+    asked = []
+    real = huggingface_hub.get_hf_file_metadata
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda *a, **k: asked.append(a) or real(*a, **k))
+    assert fever.load("fever-org/tiny", cache_dir=cache).origin.source == "hf:fever-org/tiny@main"
+    assert asked == []
+    downloads = []
+    real_download = huggingface_hub.hf_hub_download
+    monkeypatch.setattr(
+        huggingface_hub,
+        "hf_hub_download",
+        lambda *a, **k: downloads.append(k["local_files_only"]) or real_download(*a, **k),
+    )
+    with pytest.raises(fever.OfflineError) as err:
+        fever.load("fever-org/absent", cache_dir=cache)
+    message = str(err.value)
+    assert "config.json is not in" in message and "the Hugging Face Hub cannot be reached" in message
+    assert "HF_HUB_OFFLINE=1 to use the cache only" in message and "huggingface-cli" not in message
+    assert len(asked) == 1 and downloads == [True, True]  # one request, no download attempt, no retries
 
 
 @pytest.fixture()
