@@ -28,12 +28,28 @@ class Command:
     name: str = ""
     help: str = ""
     description: str | None = None
+    # run() applies --threads (fever.threads) before the command when it has the option
+    applies_threads: bool = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's options (import nothing heavy here: ``--help`` must stay fast)."""
 
     def run(self, args: argparse.Namespace) -> int:
         raise NotImplementedError
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch, BLAS and faiss threads of the process (:mod:`fever.threads`); :func:`run`
+    applies it before the command runs."""
+    from ..threads import THREADS_ENV, default_threads
+
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help=f"threads of torch, BLAS and faiss (default: ${THREADS_ENV}, else every core); "
+        "give each process its share when several run at once",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +107,10 @@ def run(prog: str, description: str | None, commands: Sequence[Command], argv: S
     parser = build_parser(prog, description, commands)
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "threads", None) is not None and args._command.applies_threads:
+            from ..threads import set_num_threads
+
+            set_num_threads(args.threads)
         return int(args._command.run(args))
     except (FeverError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .app import EXIT_OK, EXIT_PARTIAL, Command, run
+from .app import EXIT_OK, EXIT_PARTIAL, Command, add_threads_argument, run
 
 
 class EmbedCommand(Command):
@@ -60,6 +60,7 @@ class EmbedCommand(Command):
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--quiet", "-q", action="store_true", help="only errors on stderr")
+        add_threads_argument(p)
 
     def run(self, args: argparse.Namespace) -> int:
         return embed(args)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..index import KINDS
 from ..result import STATUS_OK
-from .app import Command, run
+from .app import Command, add_threads_argument, run
 from .contact_sheet import SHEET_ROWS
 
 
@@ -30,6 +30,7 @@ class BuildCommand(Command):
         b.add_argument("--m", type=int, default=32, help="PQ bytes per vector (compressed kinds)")
         b.add_argument("--nlist", type=int, default=None, help="IVF lists (default 4 sqrt(n))")
         b.add_argument("--nprobe", type=int, default=32, help="IVF lists searched per query")
+        add_threads_argument(b)
 
     def run(self, args: argparse.Namespace) -> int:
         from ..index import Index

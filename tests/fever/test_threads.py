@@ -1,0 +1,39 @@
+"""One thread count for torch, BLAS and faiss (fever.threads), and --threads on the commands."""
+
+import faiss
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from fever.errors import UsageError
+from fever.threads import available_cores, set_num_threads
+
+
+@pytest.fixture()
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    set_num_threads(before)
+
+
+def test_set_num_threads_reaches_every_pool(restore_threads):
+    assert set_num_threads(1) == 1
+    assert torch.get_num_threads() == 1 and faiss.omp_get_max_threads() == 1
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    assert 1 <= available_cores()
+    with pytest.raises(UsageError, match="threads must be 1 or more, not 0"):
+        set_num_threads(0)
+
+
+def test_embed_applies_threads(restore_threads, tmp_path, tiny_model_dir, monkeypatch):
+    from fever.cli.embed import main
+    from tests.helpers import SAMPLES
+
+    seen = []
+    monkeypatch.setattr("fever.cli.embed.embed", lambda args: seen.append(torch.get_num_threads()) or 0)
+    assert main([str(SAMPLES), "--out", str(tmp_path / "v.parquet"), "--threads", "1"]) == 0
+    assert seen == [1]
+    monkeypatch.setenv("FEVER_NUM_THREADS", "1")
+    set_num_threads(2)
+    assert main([str(SAMPLES), "--out", str(tmp_path / "w.parquet")]) == 0  # the environment's default
+    assert seen == [1, 1]
