@@ -85,6 +85,18 @@ class Extraction:
         )
 
 
+def arrow_text(value: str | None) -> str | None:
+    """A string that Arrow can store: file names that are not valid UTF-8 (Python keeps their bytes
+    as surrogates) get those bytes as ``\\xff`` escapes, so one odd name cannot stop a batch."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
     """The columns of a fever-embed parquet file (one row per face), with file metadata."""
     return pa.schema(
@@ -121,7 +133,7 @@ def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str]
     dim = vectors.shape[1]
     ok = [r.status == STATUS_OK for r in rows]
     columns = [
-        pa.array([r.source for r in rows], pa.string()),
+        pa.array([arrow_text(r.source) for r in rows], pa.string()),
         pa.array([r.frame for r in rows], pa.int32()),
         pa.array([None if r.frame < 0 else r.timestamp for r in rows], pa.float64()),
         pa.array([r.face for r in rows], pa.int32()),
@@ -130,8 +142,8 @@ def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str]
         _fixed([r.landmarks for r in rows], 10),
         pa.array([None if np.isnan(r.score) else r.score for r in rows], pa.float32()),
         pa.array([r.status for r in rows], pa.string()),
-        pa.array([r.error for r in rows], pa.string()),
-        pa.array([r.note for r in rows], pa.string()),
+        pa.array([arrow_text(r.error) for r in rows], pa.string()),
+        pa.array([arrow_text(r.note) for r in rows], pa.string()),
         _fixed([v if k else None for v, k in zip(vectors, ok)], dim),
     ]
     return pa.Table.from_arrays(columns, schema=schema(dim, metadata))

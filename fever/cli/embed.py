@@ -75,7 +75,16 @@ def embed(args: argparse.Namespace) -> int:
     from ..inputs import expand_inputs, shard
     from ..io.video import check_video_options
     from ..parquet import PartWriter
-    from ..result import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK, STATUS_SKIPPED, Extraction, Row, rows_to_table
+    from ..result import (
+        STATUS_ERROR,
+        STATUS_NO_FACE,
+        STATUS_OK,
+        STATUS_SKIPPED,
+        Extraction,
+        Row,
+        arrow_text,
+        rows_to_table,
+    )
 
     inputs = shard(expand_inputs(args.paths, args.recursive), args.shard)
     # every option is checked before the model loads and before the first input
@@ -102,7 +111,7 @@ def embed(args: argparse.Namespace) -> int:
     }
     writer = PartWriter(args.out, cfg.d_face, metadata, resume=args.resume, overwrite=args.overwrite)
     done = writer.done_paths()
-    todo = [i for i in inputs if i.path not in done]
+    todo = [i for i in inputs if arrow_text(i.path) not in done]  # parts store names as arrow_text writes them
     if done:
         print(f"fever-embed: resuming: {len(inputs) - len(todo)} of {len(inputs)} inputs already done", file=sys.stderr)
 

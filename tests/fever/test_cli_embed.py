@@ -178,3 +178,22 @@ def test_shard_numbering_is_explained(capsys):
         shard(items, "2/2")
     with pytest.raises(UsageError, match="must look like i/n"):
         shard(items, "second")
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(tmp_path, tiny_model_dir, fer_crops):
+    """bad\\xff\\xfe.png: its bytes are kept as escapes in the path column; --resume knows it is done."""
+    import os
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = os.fsdecode(b"bad\xff\xfe.png")
+    shutil.copy(fer_crops[0], folder / odd)
+    shutil.copy(fer_crops[1], folder / "plain.png")
+    out = tmp_path / "v.parquet"
+    args = [str(folder), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(args) == EXIT_OK
+    table = pq.read_table(out)
+    assert sorted(Path(p).name for p in table.column("path").to_pylist()) == ["bad\\xff\\xfe.png", "plain.png"]
+    assert table.column("status").to_pylist() == ["ok", "ok"]
+    assert main(args + ["--resume"]) == EXIT_OK and pq.read_table(out).num_rows == 2   # nothing embedded twice
