@@ -134,10 +134,21 @@ class FaceFollower:
         self.detector = detector
         self.detect_every = int(detect_every)
         self.count = 0  # frames processed so far
+        self.since_key = 0  # frames since the last key frame
         self.previous: list[Detection] = []
 
-    def faces(self, frames: list[np.ndarray]) -> list[list[Detection]]:
-        keyframes = [i for i in range(len(frames)) if (self.count + i) % self.detect_every == 0]
+    def faces(self, frames: list[np.ndarray], cuts: Sequence[bool] | None = None) -> list[list[Detection]]:
+        """The faces of the next frames. A frame that starts a new shot (``cuts``) is a key frame
+        too, and the periodic key frames count again from it: the previous shot's boxes are never
+        followed into the new one."""
+        cuts = list(cuts) if cuts is not None else [False] * len(frames)
+        keyframes = []
+        for i in range(len(frames)):
+            if cuts[i] or self.since_key + 1 >= self.detect_every or self.count + i == 0:
+                keyframes.append(i)
+                self.since_key = 0
+            else:
+                self.since_key += 1
         detected = dict(zip(keyframes, self.detector.detect([frames[i] for i in keyframes]))) if keyframes else {}
         out = []
         for i, frame in enumerate(frames):

@@ -35,6 +35,10 @@ class IoUTracker:
         self._next_id = 0
         self._step = 0
 
+    def cut(self) -> None:
+        """The shot changed: every live track ends, the faces of the next frame start new ones."""
+        self._last_seen.clear()
+
     def update(self, boxes: np.ndarray) -> list[int]:
         """Boxes of the next processed frame -> their track ids."""
         self._step += 1

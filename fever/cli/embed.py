@@ -42,6 +42,18 @@ class EmbedCommand(Command):
             default=1,
             help="videos: full face detection on every n-th sampled frame, faces followed in between",
         )
+        p.add_argument(
+            "--min-track-frames",
+            type=int,
+            default=5,
+            help="videos: drop tracks seen on fewer sampled frames (false faces: hair, hands; 1 keeps all)",
+        )
+        p.add_argument(
+            "--detection-threshold",
+            type=float,
+            default=0.9,
+            help="MTCNN detection score below which a face is dropped",
+        )
         p.add_argument("--normalize", action="store_true", help="L2-normalise the vectors")
         p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
         p.add_argument(
@@ -98,7 +110,17 @@ def embed(args: argparse.Namespace) -> int:
         check_video_options(args.every, args.fps, args.max_frames)
     except UsageError as exc:
         raise UsageError(f"--{str(exc).replace('_', '-')}") from None
-    extractor = Extractor(args.model, device=args.device, precision=args.precision, revision=args.revision)
+    if args.min_track_frames < 1:
+        raise UsageError("--min-track-frames must be 1 or more")
+    if not 0.0 <= args.detection_threshold < 1.0:
+        raise UsageError("--detection-threshold must be in [0, 1)")
+    extractor = Extractor(
+        args.model,
+        device=args.device,
+        precision=args.precision,
+        revision=args.revision,
+        detection_threshold=args.detection_threshold,
+    )
     cfg = extractor.config
     metadata = {
         "fever.model": cfg.name,
@@ -150,6 +172,7 @@ def embed(args: argparse.Namespace) -> int:
             normalize=args.normalize,
             show_progress_bar=show,
             detect_every=args.detect_every,
+            min_track_frames=args.min_track_frames,
         )
         write(video)
     table = writer.finish()

@@ -196,4 +196,4 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(tmp_path, tiny_model
     table = pq.read_table(out)
     assert sorted(Path(p).name for p in table.column("path").to_pylist()) == ["bad\\xff\\xfe.png", "plain.png"]
     assert table.column("status").to_pylist() == ["ok", "ok"]
-    assert main(args + ["--resume"]) == EXIT_OK and pq.read_table(out).num_rows == 2   # nothing embedded twice
+    assert main(args + ["--resume"]) == EXIT_OK and pq.read_table(out).num_rows == 2  # nothing embedded twice

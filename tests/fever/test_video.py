@@ -151,3 +151,28 @@ def test_embed_refuses_bad_video_options_before_any_work(tmp_path, capsys, optio
     assert main([str(SAMPLES), "--out", str(out), option, value, "--no-progress"]) == 1
     assert f"fever-embed: error: {message}" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "v.parquet.parts").exists()
+
+
+def test_no_track_spans_a_shot_change_and_false_faces_are_dropped(extractor, videos):
+    """short_hamilton_clip.mp4 cuts at frames 20, 82 and 211 (the performer of 82-210 must not become
+    an audience member at 211); its 1-3 frame tracks are hair, a hand and dark background."""
+    from collections import defaultdict
+
+    from fever.shots import ShotDetector
+
+    clip = videos / "short_hamilton_clip.mp4"
+    shots = ShotDetector()
+    cuts = [f.index for f in iter_video_frames(clip, max_frames=230) if shots.is_cut(f.array)]
+    assert cuts == [20, 82, 211]
+    out = extractor.extract_video(clip, max_frames=230, detect_every=3)
+    frames = defaultdict(list)
+    for r in out.rows:
+        frames[r.track].append(r.frame)
+    shot_of = lambda f: sum(f >= c for c in cuts)  # noqa: E731
+    for track, seen in frames.items():
+        assert len({shot_of(f) for f in seen}) == 1, f"track {track} spans a cut: frames {min(seen)}-{max(seen)}"
+        assert len(seen) >= 5, f"track {track} has {len(seen)} frames"
+    assert any(min(s) == 82 and max(s) == 210 for s in frames.values())      # the performer, alone
+    assert sum(min(s) == 211 for s in frames.values()) >= 2                   # the audience, found at the cut
+    everything = extractor.extract_video(clip, max_frames=230, detect_every=3, min_track_frames=1)
+    assert len(everything) > len(out)                                         # the short tracks were there
