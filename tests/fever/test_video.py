@@ -172,7 +172,7 @@ def test_no_track_spans_a_shot_change_and_false_faces_are_dropped(extractor, vid
     for track, seen in frames.items():
         assert len({shot_of(f) for f in seen}) == 1, f"track {track} spans a cut: frames {min(seen)}-{max(seen)}"
         assert len(seen) >= 5, f"track {track} has {len(seen)} frames"
-    assert any(min(s) == 82 and max(s) == 210 for s in frames.values())      # the performer, alone
-    assert sum(min(s) == 211 for s in frames.values()) >= 2                   # the audience, found at the cut
+    assert any(min(s) == 82 and max(s) == 210 for s in frames.values())  # the performer, alone
+    assert sum(min(s) == 211 for s in frames.values()) >= 2  # the audience, found at the cut
     everything = extractor.extract_video(clip, max_frames=230, detect_every=3, min_track_frames=1)
-    assert len(everything) > len(out)                                         # the short tracks were there
+    assert len(everything) > len(out)  # the short tracks were there

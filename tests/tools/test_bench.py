@@ -10,3 +10,18 @@ def test_bench_reports_speed_and_bf16_faithfulness(tiny_model_dir):
         v["crops_per_s_median"] > 0 for v in r["precisions"].values()
     )
     assert 0.9 < r["bf16_vs_fp32_cosine"]["min"] <= r["bf16_vs_fp32_cosine"]["mean"] <= 1.0 + 1e-6
+
+
+def test_tracks_benchmark_reports_cuts_and_tracks(tiny_model_dir, videos, tmp_path, capsys):
+    import json
+
+    from tools.bench import main
+
+    out = tmp_path / "tracks.json"
+    args = ["tracks", str(videos / "single_face.mp4"), "--model", str(tiny_model_dir), "--json", str(out)]
+    assert main(args) == 0
+    row = json.loads(out.read_text())[0]
+    assert row["video"] == "single_face.mp4" and row["frames"] == 72 and row["cuts"] == []
+    assert row["full_tracks"] == 1 and row["short_tracks"] == 0 and row["full_rows"] == row["kept_rows"] == 72
+    assert 0 < row["keyframe_rows"] <= 72 and row["largest_change_within_a_shot"] < 0.5
+    assert "| single_face.mp4 | 72 | none |" in capsys.readouterr().out
