@@ -25,3 +25,16 @@ def test_tracks_benchmark_reports_cuts_and_tracks(tiny_model_dir, videos, tmp_pa
     assert row["full_tracks"] == 1 and row["short_tracks"] == 0 and row["full_rows"] == row["kept_rows"] == 72
     assert 0 < row["keyframe_rows"] <= 72 and row["largest_change_within_a_shot"] < 0.5
     assert "| single_face.mp4 | 72 | none |" in capsys.readouterr().out
+
+
+def test_nets_benchmark_measures_each_preset(tmp_path, capsys):
+    import json
+
+    from tools.bench import main
+
+    out = tmp_path / "nets.json"
+    assert main(["nets", "--models", "fever-student-vgg-s48", "--seconds", "0.2", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())[0]
+    assert row["model"] == "fever-student-vgg-s48" and row["input"] == 48 and row["parameters_m"] == 1.27
+    assert row["infer_crops_per_s"] > 0 and row["train_images_per_s"] > 0
+    assert "| fever-student-vgg-s48 | 48 px | 1.27 M |" in capsys.readouterr().out
