@@ -125,9 +125,9 @@ class CropsCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-bench``: ``crops`` (one model) or ``suite`` (the full comparison)."""
-    from .bench_suite import SuiteCommand
+    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks`` and ``nets``."""
     from .bench_nets import NetsCommand
+    from .bench_suite import SuiteCommand
     from .bench_tracks import TracksCommand
 
     return run("fever-bench", __doc__, [CropsCommand(), SuiteCommand(), TracksCommand(), NetsCommand()], argv)
