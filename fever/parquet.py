@@ -9,7 +9,9 @@ already hold and carries on: every input ends up exactly once.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
-from .result import STATUS_SKIPPED, Row, rows_to_table, schema  # noqa: F401  (re-exported)
+from .result import STATUS_ERROR, STATUS_SKIPPED, Row, arrow_text, rows_to_table, schema  # noqa: F401
+
+logger = logging.getLogger(__name__)
 
 
 def embeddings(table: pa.Table) -> np.ndarray:
@@ -41,15 +45,48 @@ def _atomic_write(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+PART_NAME = re.compile(r"^part-(\d{6})\.parquet$")
+LOCK_NAME, MANIFEST_NAME, DAMAGED_DIR = "lock", "manifest.json", "damaged"
+
+
+def input_key(path: str) -> str:
+    """How a run knows an input again: its resolved path (``a.jpg`` and ``/data/a.jpg`` are one)."""
+    return arrow_text(str(Path(path).resolve()))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 class PartWriter:
-    """Incremental, crash-safe writer for one output file."""
+    """Incremental, crash-safe writer for one output file.
+
+    - One run at a time: ``OUT.parts/lock`` holds the writer's pid; a second run on the same output
+      (with or without ``--resume`` / ``--overwrite``) is refused while that process lives, and a
+      lock left by a killed run is taken over.
+    - The run's options and model are recorded in ``OUT.parts/manifest.json``; ``--resume`` with
+      other options or another model is refused, so one file never mixes rows made two ways.
+    - A part that cannot be read (truncated, empty, not parquet) is moved to ``OUT.parts/damaged/``
+      with a warning naming it, and its inputs are done again; files that are not named like parts
+      are ignored.
+    - Inputs that failed are tried again on ``--resume``; the merged file keeps, for each input, the
+      rows of the last part that holds it.
+    """
 
     def __init__(self, out: Path, dim: int, metadata: dict[str, str], resume: bool, overwrite: bool) -> None:
         self.out = Path(out)
+        if self.out.is_dir():
+            raise FeverError(f"{self.out}: is a folder; --out names the parquet file to write")
         self.parts = self.out.with_name(self.out.name + ".parts")
         self.dim = dim
         self.metadata = metadata
-        manifest = self.parts / "manifest.json"
+        self._check_lock()
         if self.parts.exists() and not resume:
             if not overwrite:
                 raise FeverError(
@@ -61,37 +98,116 @@ class PartWriter:
             raise FeverError(
                 f"{self.out}: exists; pass --resume to add the missing inputs or --overwrite to replace it"
             )
+        fresh = not self.parts.exists()
         self.parts.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            self._open(fresh, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, fresh: bool, resume: bool) -> None:
+        manifest = self.parts / MANIFEST_NAME
         if manifest.exists():
-            saved = json.loads(manifest.read_text())
-            if saved.get("fever.config_hash") != metadata.get("fever.config_hash"):
-                raise FeverError(
-                    f"{self.parts}: was started with model {saved.get('fever.model')} "
-                    f"(config {saved.get('fever.config_hash')}), not {metadata.get('fever.model')} "
-                    f"({metadata.get('fever.config_hash')}); resume with the same model or use --overwrite"
-                )
+            try:
+                saved = json.loads(manifest.read_text())
+            except ValueError as exc:
+                raise FeverError(f"{manifest}: damaged ({exc}); use --overwrite to start again") from None
+            self._check_same_run(saved, manifest)
+        elif not fresh and self._part_files():
+            raise FeverError(
+                f"{manifest}: missing, so nothing says which model and options made the parts in {self.parts}; "
+                "use --overwrite to start again"
+            )
         else:
-            manifest.write_text(json.dumps(metadata, indent=2))
+            manifest.write_text(json.dumps(self.metadata, indent=2))
         for stale in self.parts.glob("*.tmp"):
             stale.unlink()
-        if resume and self.out.exists() and not any(self.parts.glob("part-*.parquet")):
+        if resume and self.out.exists() and not self._part_files():
             previous = pq.read_table(self.out)
             self._check_compatible(previous.schema, self.out)
             _atomic_write(previous.replace_schema_metadata(None), self.parts / "part-000000.parquet")
-        self._count = max([int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")], default=0)
+        self._count = max((int(PART_NAME.match(p.name).group(1)) for p in self._part_files()), default=0)
+
+    # -- one run at a time ----------------------------------------------------------------------------
+    def _check_lock(self) -> None:
+        lock = self.parts / LOCK_NAME
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if pid != os.getpid() and _pid_alive(pid):
+            raise FeverError(f"{self.out}: another fever-embed (pid {pid}) is writing it; wait for it to finish")
+
+    def _take_lock(self) -> None:
+        tmp = self.parts / f"{LOCK_NAME}.{os.getpid()}.tmp"
+        tmp.write_text(f"{os.getpid()}\n")
+        os.replace(tmp, self.parts / LOCK_NAME)
+
+    def close(self) -> None:
+        """Give the output up (the parts stay for --resume); finish() does it too."""
+        lock = self.parts / LOCK_NAME
+        try:
+            if int(lock.read_text().split()[0]) == os.getpid():
+                lock.unlink()
+        except (OSError, ValueError, IndexError):
+            pass
+
+    # -- the same run ---------------------------------------------------------------------------------
+    def _check_same_run(self, saved: dict[str, str], where: Path) -> None:
+        if saved.get("fever.config_hash") != self.metadata.get("fever.config_hash"):
+            raise FeverError(
+                f"{self.parts}: was started with model {saved.get('fever.model')} "
+                f"(config {saved.get('fever.config_hash')}), not {self.metadata.get('fever.model')} "
+                f"({self.metadata.get('fever.config_hash')}); resume with the same model or use --overwrite"
+            )
+        before = json.loads(saved.get("fever.options", "{}"))
+        now = json.loads(self.metadata.get("fever.options", "{}"))
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed:
+            diffs = ", ".join(f"--{k.replace('_', '-')} {before.get(k)} -> {now.get(k)}" for k in changed)
+            raise FeverError(
+                f"{where}: the run was started with other options ({diffs}); resume with the same options "
+                "so that every row is made the same way, or use --overwrite"
+            )
 
     def _check_compatible(self, sch: pa.Schema, where: Path) -> None:
         meta = {k.decode(): v.decode() for k, v in (sch.metadata or {}).items()}
+        if "fever.options" in meta:
+            self._check_same_run(meta, where)
         if meta.get("fever.config_hash") not in (None, self.metadata.get("fever.config_hash")):
             raise FeverError(
                 f"{where}: was written by model {meta.get('fever.model')} (config {meta.get('fever.config_hash')}); "
                 "resume with the same model or use --overwrite"
             )
 
+    # -- parts ----------------------------------------------------------------------------------------
+    def _part_files(self) -> list[Path]:
+        return sorted(p for p in self.parts.glob("part-*.parquet") if PART_NAME.match(p.name))
+
+    def _read_parts(self, columns: list[str] | None = None) -> list[tuple[int, pa.Table]]:
+        """Every readable part with its number; unreadable ones go to damaged/ with a warning."""
+        out = []
+        for part in self._part_files():
+            try:
+                table = pq.read_table(part, columns=columns)
+            except (OSError, pa.ArrowException) as exc:
+                damaged = self.parts / DAMAGED_DIR
+                damaged.mkdir(exist_ok=True)
+                os.replace(part, damaged / part.name)
+                logger.warning("%s: damaged part set aside in %s (%s); its inputs are done again", part, damaged, exc)
+                continue
+            out.append((int(PART_NAME.match(part.name).group(1)), table))
+        return out
+
     def done_paths(self) -> set[str]:
+        """Keys (:func:`input_key`) of the inputs already done; inputs that failed are not done."""
         done: set[str] = set()
-        for part in sorted(self.parts.glob("part-*.parquet")):
-            done.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+        for _, table in self._read_parts(columns=["path", "status"]):
+            for path, status in zip(table.column("path").to_pylist(), table.column("status").to_pylist()):
+                if status != STATUS_ERROR:
+                    done.add(input_key(path))
         return done
 
     def write(self, table: pa.Table) -> None:
@@ -101,10 +217,21 @@ class PartWriter:
         _atomic_write(table.replace_schema_metadata(None), self.parts / f"part-{self._count:06d}.parquet")
 
     def finish(self) -> pa.Table:
-        """Merge the parts into the output file (atomically) and remove the parts folder."""
-        tables = [pq.read_table(p) for p in sorted(self.parts.glob("part-*.parquet"))]
+        """Merge the parts into the output file (atomically) and remove the parts folder.
+
+        An input retried on resume appears in several parts: only its last part's rows are kept.
+        """
+        parts = self._read_parts()
+        last: dict[str, int] = {}
+        for number, table in parts:
+            for path in table.column("path").to_pylist():
+                last[input_key(path)] = number
         sch = schema(self.dim, self.metadata)
-        table = pa.concat_tables([t.cast(sch) for t in tables]) if tables else sch.empty_table()
+        kept = []
+        for number, table in parts:
+            mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
+            kept.append(table.filter(pa.array(mask)).cast(sch))
+        table = pa.concat_tables(kept) if kept else sch.empty_table()
         table = table.replace_schema_metadata(sch.metadata)
         _atomic_write(table, self.out)
         shutil.rmtree(self.parts)

@@ -7,11 +7,25 @@ Exit codes: 0 every input was read (inputs without a face are not failures), 2 s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
 from .app import EXIT_OK, EXIT_PARTIAL, Command, add_threads_argument, run
+
+# the options that change the rows of a run (and so must not change on --resume)
+RUN_OPTIONS = (
+    "faces",
+    "every",
+    "fps",
+    "max_frames",
+    "detect_every",
+    "min_track_frames",
+    "detection_threshold",
+    "normalize",
+    "precision",
+)
 
 
 class EmbedCommand(Command):
@@ -86,7 +100,7 @@ def embed(args: argparse.Namespace) -> int:
     from ..extractor import Extractor
     from ..inputs import expand_inputs, shard
     from ..io.video import check_video_options
-    from ..parquet import PartWriter
+    from ..parquet import PartWriter, input_key
     from ..result import (
         STATUS_ERROR,
         STATUS_NO_FACE,
@@ -94,7 +108,6 @@ def embed(args: argparse.Namespace) -> int:
         STATUS_SKIPPED,
         Extraction,
         Row,
-        arrow_text,
         rows_to_table,
     )
 
@@ -130,52 +143,63 @@ def embed(args: argparse.Namespace) -> int:
         "fever.version": __version__,
         "fever.dim": str(cfg.d_face),
         "fever.normalized": str(args.normalize).lower(),
+        # how the rows are made: a resumed run must make them the same way (PartWriter checks)
+        "fever.options": json.dumps(
+            {k: getattr(args, k) for k in RUN_OPTIONS},
+            sort_keys=True,
+        ),
     }
     writer = PartWriter(args.out, cfg.d_face, metadata, resume=args.resume, overwrite=args.overwrite)
-    done = writer.done_paths()
-    todo = [i for i in inputs if arrow_text(i.path) not in done]  # parts store names as arrow_text writes them
-    if done:
-        print(f"fever-embed: resuming: {len(inputs) - len(todo)} of {len(inputs)} inputs already done", file=sys.stderr)
+    try:
+        done = writer.done_paths()
+        todo = [i for i in inputs if input_key(i.path) not in done]
+        if done:
+            print(
+                f"fever-embed: resuming: {len(inputs) - len(todo)} of {len(inputs)} inputs already done",
+                file=sys.stderr,
+            )
 
-    def write(part: Extraction) -> None:
-        writer.write(rows_to_table(part.rows, part.vectors))
+        def write(part: Extraction) -> None:
+            writer.write(rows_to_table(part.rows, part.vectors))
 
-    skipped = [i for i in todo if i.kind == "skip"]
-    if skipped:
-        for item in skipped:
-            logging.warning("%s", item.reason)
-        rows = [Row(-1, i.path, STATUS_SKIPPED, error=i.reason) for i in skipped]
-        import numpy as np
+        skipped = [i for i in todo if i.kind == "skip"]
+        if skipped:
+            for item in skipped:
+                logging.warning("%s", item.reason)
+            rows = [Row(-1, i.path, STATUS_SKIPPED, error=i.reason) for i in skipped]
+            import numpy as np
 
-        write(Extraction(np.full((len(rows), cfg.d_face), np.nan, np.float32), rows))
-    images = [i.path for i in todo if i.kind == "image"]
-    videos = [i.path for i in todo if i.kind == "video"]
-    show = not args.no_progress and not args.quiet
-    if images:
-        extractor.extract(
-            images,
-            faces=args.faces,
-            batch_size=args.batch_size,
-            num_workers=args.workers,
-            show_progress_bar=show,
-            normalize=args.normalize,
-            on_chunk=write,
-        )
-    for path in videos:
-        # one part per video, so that a video is never half-written
-        video = extractor.extract_video(
-            path,
-            every=args.every,
-            fps=args.fps,
-            max_frames=args.max_frames,
-            batch_size=args.batch_size,
-            normalize=args.normalize,
-            show_progress_bar=show,
-            detect_every=args.detect_every,
-            min_track_frames=args.min_track_frames,
-        )
-        write(video)
-    table = writer.finish()
+            write(Extraction(np.full((len(rows), cfg.d_face), np.nan, np.float32), rows))
+        images = [i.path for i in todo if i.kind == "image"]
+        videos = [i.path for i in todo if i.kind == "video"]
+        show = not args.no_progress and not args.quiet
+        if images:
+            extractor.extract(
+                images,
+                faces=args.faces,
+                batch_size=args.batch_size,
+                num_workers=args.workers,
+                show_progress_bar=show,
+                normalize=args.normalize,
+                on_chunk=write,
+            )
+        for path in videos:
+            # one part per video, so that a video is never half-written
+            video = extractor.extract_video(
+                path,
+                every=args.every,
+                fps=args.fps,
+                max_frames=args.max_frames,
+                batch_size=args.batch_size,
+                normalize=args.normalize,
+                show_progress_bar=show,
+                detect_every=args.detect_every,
+                min_track_frames=args.min_track_frames,
+            )
+            write(video)
+        table = writer.finish()
+    finally:
+        writer.close()
     status = table.column("status").to_pylist()
     counts = {s: status.count(s) for s in (STATUS_OK, STATUS_NO_FACE, STATUS_ERROR, STATUS_SKIPPED)}
     print(

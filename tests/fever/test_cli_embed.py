@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+import fever
 from fever.cli.app import EXIT_ERROR as EXIT_FATAL
 from fever.cli.app import EXIT_OK
 from fever.cli.app import EXIT_PARTIAL as EXIT_SOME_FAILED
@@ -197,3 +198,107 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(tmp_path, tiny_model
     assert sorted(Path(p).name for p in table.column("path").to_pylist()) == ["bad\\xff\\xfe.png", "plain.png"]
     assert table.column("status").to_pylist() == ["ok", "ok"]
     assert main(args + ["--resume"]) == EXIT_OK and pq.read_table(out).num_rows == 2  # nothing embedded twice
+
+
+def _unfinished_run(out, tiny_model_dir, options):
+    """An interrupted run: a parts folder with its manifest and one part, as a killed run leaves it."""
+    import json as _json
+
+    from fever.parquet import PartWriter
+
+    cfg = fever.load(tiny_model_dir).config
+    meta = {"fever.model": cfg.name, "fever.config_hash": cfg.config_hash(), "fever.options": _json.dumps(options)}
+    writer = PartWriter(out, cfg.d_face, meta, resume=False, overwrite=False)
+    writer.write(
+        fever.Extractor(tiny_model_dir, device="cpu").extract([SAMPLES / "ferplus_anger_fer0032225.png"]).to_arrow()
+    )
+    return writer
+
+
+def _options(**changes):
+    base = {
+        "faces": "auto",
+        "every": 1,
+        "fps": None,
+        "max_frames": None,
+        "detect_every": 1,
+        "min_track_frames": 5,
+        "detection_threshold": 0.9,
+        "normalize": False,
+        "precision": "fp32",
+    }
+    return {**base, **changes}
+
+
+def test_a_second_run_on_an_output_in_use_is_refused(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "v.parquet"
+    _unfinished_run(out, tiny_model_dir, _options())
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "v.parquet.parts" / "lock").write_text(f"{sleeper.pid}\n")
+        for extra in ([], ["--resume"], ["--overwrite"]):
+            assert main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", *extra]) == 1
+            assert f"another fever-embed (pid {sleeper.pid}) is writing it" in capsys.readouterr().err
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # the process is gone: its lock is stale and --resume takes over
+    assert main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", "--resume"]) == 0
+    table = pq.read_table(out)
+    keys = list(zip(table.column("path").to_pylist(), table.column("face").to_pylist()))
+    assert len(keys) == len(set(keys)) == 9 and not (tmp_path / "v.parquet.parts").exists()  # 8 faces, 1 skipped
+
+
+def test_resume_with_other_options_or_without_a_manifest_is_refused(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "v.parquet"
+    _unfinished_run(out, tiny_model_dir, _options()).close()
+    base = [str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", "--resume"]
+    assert main(base + ["--normalize", "--precision", "bf16"]) == 1
+    err = capsys.readouterr().err
+    assert "the run was started with other options (--normalize False -> True, --precision fp32 -> bf16)" in err
+    (tmp_path / "v.parquet.parts" / "manifest.json").unlink()
+    assert main(base) == 1
+    assert "manifest.json: missing, so nothing says which model and options made the parts" in capsys.readouterr().err
+
+
+def test_damaged_parts_are_set_aside_and_failed_inputs_retried(tmp_path, tiny_model_dir, fer_crops, caplog):
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in fer_crops[:3]:
+        shutil.copy(p, folder / p.name)
+    broken = folder / "later_fixed.png"
+    broken.write_bytes(b"not a png")
+    out = tmp_path / "v.parquet"
+    args = [str(folder), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", "--batch-size", "1"]
+    assert main(args) == EXIT_SOME_FAILED
+    shutil.copy(fer_crops[3], broken)  # the user mends the file
+    _unfinished_run(tmp_path / "w.parquet", tiny_model_dir, _options()).close()
+    parts = tmp_path / "w.parquet.parts"
+    (parts / "part-000007.parquet").write_bytes(b"")  # a truncated part
+    shutil.copy(parts / "part-000001.parquet", parts / "part-000001 (copy).parquet")  # a stray copy
+    w_args = [str(folder), "--out", str(tmp_path / "w.parquet"), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(w_args + ["--resume"]) == EXIT_OK
+    assert "part-000007.parquet: damaged part set aside" in caplog.text
+    w = pq.read_table(tmp_path / "w.parquet")
+    assert sorted(Path(p).name for p in w.column("path").to_pylist()) == sorted(
+        [p.name for p in fer_crops[:3]] + ["later_fixed.png", "ferplus_anger_fer0032225.png"]
+    )
+    assert main(args + ["--resume"]) == EXIT_OK  # the failed input is tried again
+    table = pq.read_table(out)
+    rows = dict(zip((Path(p).name for p in table.column("path").to_pylist()), table.column("status").to_pylist()))
+    assert rows["later_fixed.png"] == "ok" and len(rows) == table.num_rows == 4
+
+
+def test_resume_knows_inputs_spelled_another_way(tmp_path, tiny_model_dir, monkeypatch):
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    for p in sorted(SAMPLES.glob("ferplus_*.png"))[:2]:
+        shutil.copy(p, tmp_path / "in" / p.name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["in", "--out", "v.parquet", "--model", str(tiny_model_dir), "--no-progress"]) == EXIT_OK
+    again = [str(tmp_path / "in"), "--out", str(tmp_path / "v.parquet"), "--model", str(tiny_model_dir)]
+    assert main(again + ["--no-progress", "--resume"]) == EXIT_OK
+    assert pq.read_table(tmp_path / "v.parquet").num_rows == 2  # nothing embedded twice
