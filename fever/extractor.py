@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import limits
 from .align import crop_face
 from .detect import FaceFollower, clip_box
 from .device import autocast_for, resolve_device
@@ -459,7 +460,7 @@ class Extractor:
         tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
         follow = FaceFollower(self.detector, detect_every)
         shots = ShotDetector()
-        for chunk in chunks(frames, batch_size):
+        for chunk in frame_batches(frames, batch_size):
             cuts = [shots.is_cut(f.array) for f in chunk]
             found = follow.faces([f.array for f in chunk], cuts)
             crops, rows = [], []
@@ -502,6 +503,24 @@ def _drop_short_tracks(result: Extraction, min_frames: int) -> tuple[Extraction,
 
 def _nan(dim: int) -> np.ndarray:
     return np.full(dim, np.nan, np.float32)
+
+
+def frame_batches(frames: Iterable["VideoFrame"], size: int, max_pixels: int | None = None) -> Iterator[list[Any]]:
+    """Consecutive frames, at most ``size`` of them and at most ``max_pixels`` (default
+    :data:`fever.limits.BATCH_PIXELS`) together, so that large frames never pile up in memory
+    (a frame larger than the budget goes alone)."""
+    budget = limits.BATCH_PIXELS if max_pixels is None else max_pixels
+    batch: list[Any] = []
+    pixels = 0
+    for frame in frames:
+        n = int(frame.array.shape[0]) * int(frame.array.shape[1])
+        if batch and (len(batch) == size or pixels + n > budget):
+            yield batch
+            batch, pixels = [], 0
+        batch.append(frame)
+        pixels += n
+    if batch:
+        yield batch
 
 
 def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:

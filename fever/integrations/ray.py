@@ -3,9 +3,9 @@ load the model once. Ray is an optional extra: ``pip install "fever[ray]"``.
 
 Recipe::
 
-    import ray, fever.ray
+    import ray, fever.integrations.ray
     ds = ray.data.read_binary_files("s3://bucket/faces/", include_paths=True)   # columns: bytes, path
-    rows = fever.ray.embed_dataset(ds, model="fever-student-resnet18", bytes_column="bytes")
+    rows = fever.integrations.ray.embed_dataset(ds, bytes_column="bytes")   # the bundled default model
     rows.write_parquet("s3://bucket/vectors/")
 
 Each output row is a face (or an input without one), with the columns of the ``fever-embed``

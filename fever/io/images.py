@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .. import limits
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
-MAX_IMAGE_PIXELS = 80_000_000  # ~ 9000 x 9000; more is refused as a likely decompression bomb
+
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -38,12 +40,12 @@ def _error(source: str, problem: str) -> Exception:
 
 
 def _check_size(width: int, height: int, source: str) -> None:
-    if width * height > MAX_IMAGE_PIXELS:
+    if width * height > limits.MAX_IMAGE_PIXELS:
         raise _error(
             source,
             f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
-            f"{MAX_IMAGE_PIXELS:,} (possible decompression bomb); raise "
-            "fever.io.images.MAX_IMAGE_PIXELS to allow it",
+            f"{limits.MAX_IMAGE_PIXELS:,} (possible decompression bomb); raise "
+            "fever.limits.MAX_IMAGE_PIXELS to allow it",
         )
     if min(width, height) < MIN_SIDE:
         raise _error(

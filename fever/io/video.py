@@ -13,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import limits
 from ..errors import InputError, UsageError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -114,6 +115,13 @@ def iter_video_frames(
     container = _open(path)
     with container:
         stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > limits.MAX_FRAME_PIXELS:
+            raise InputError(
+                path,
+                f"video frames are {width}x{height} = {width * height:,} pixels, over the limit of "
+                f"{limits.MAX_FRAME_PIXELS:,} (raise fever.limits.MAX_FRAME_PIXELS to allow it)",
+            )
         stream.thread_type = "AUTO"
         time_base = float(stream.time_base) if stream.time_base else 0.0
         rate = float(stream.average_rate or 0) or 25.0

@@ -176,3 +176,27 @@ def test_no_track_spans_a_shot_change_and_false_faces_are_dropped(extractor, vid
     assert sum(min(s) == 211 for s in frames.values()) >= 2  # the audience, found at the cut
     everything = extractor.extract_video(clip, max_frames=230, detect_every=3, min_track_frames=1)
     assert len(everything) > len(out)  # the short tracks were there
+
+
+def test_frames_are_batched_by_pixels_and_oversized_videos_refused(videos, extractor, monkeypatch):
+    from types import SimpleNamespace
+
+    from fever import limits
+    from fever.extractor import frame_batches
+
+    def frames(*shapes):
+        return [SimpleNamespace(array=np.zeros(s, np.uint8)) for s in shapes]
+
+    sd, uhd = (360, 640, 3), (2160, 3840, 3)
+    sizes = [len(b) for b in frame_batches(frames(*[sd] * 70), 64)]
+    assert sizes == [64, 6]  # small frames: the count decides
+    sizes = [len(b) for b in frame_batches(frames(*[uhd] * 5), 64)]
+    assert sizes == [1, 1, 1, 1, 1]  # 4K frames: 8.3 MP each, 14.7 MP in flight
+    assert [len(b) for b in frame_batches(frames(sd, sd, uhd, sd), 64, max_pixels=700_000)] == [2, 1, 1]
+    monkeypatch.setattr(limits, "MAX_FRAME_PIXELS", 100_000)  # single_face.mp4 is 640x360 = 230,400
+    with pytest.raises(InputError, match="video frames are 640x360 = 230,400 pixels, over the limit of 100,000"):
+        next(iter_video_frames(videos / "single_face.mp4"))
+    out = extractor.extract_video(videos / "single_face.mp4")
+    assert (
+        len(out) == 1 and out.rows[0].status == "error" and "raise fever.limits.MAX_FRAME_PIXELS" in out.rows[0].error
+    )

@@ -1,0 +1,14 @@
+"""Every size limit of fever, in one place, so that no input or file can exhaust memory.
+
+Change them here (``fever.limits.MAX_IMAGE_PIXELS = ...``); the readers look them up at use.
+"""
+
+from __future__ import annotations
+
+# one decoded image: ~ 9000 x 9000; more is refused as a likely decompression bomb
+MAX_IMAGE_PIXELS = 80_000_000
+# one video frame: 8K UHD (7680 x 4320 = 33.2 MP) fits; a larger stream is refused before decoding
+MAX_FRAME_PIXELS = 36_000_000
+# decoded frames in flight per detection batch: what 64 frames of 640 x 360 take. Batches of large
+# frames are cut by pixels, not by count (a 4K frame is 8.3 MP: one frame per batch of 14.7 MP)
+BATCH_PIXELS = 64 * 640 * 360
