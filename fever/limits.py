@@ -12,3 +12,9 @@ MAX_FRAME_PIXELS = 36_000_000
 # decoded frames in flight per detection batch: what 64 frames of 640 x 360 take. Batches of large
 # frames are cut by pixels, not by count (a 4K frame is 8.3 MP: one frame per batch of 14.7 MP)
 BATCH_PIXELS = 64 * 640 * 360
+# sizes a model config may ask for: far above any real fever network, far below what exhausts memory
+# (a config.json asking for d_face 200,000,000 would build a 409 GB network before the weights are read)
+MAX_WIDTH = 8192  # d_face, similarity / distillation heads, bottleneck, growth rate
+MAX_CLASSES = 1000
+MAX_DENSE_LAYERS = 64
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024

@@ -6,6 +6,7 @@ user never hard-codes input size, normalisation, colour handling or crop margin.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +34,33 @@ class PreprocessConfig:
     align: bool = True
     max_rotation: float = 10.0
     interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        """Settings that would fail late or silently (std 0 gives non-finite vectors, a margin of
+        -0.5 an empty crop) are refused when the config is made."""
+        from . import limits
+
+        if (
+            isinstance(self.input_size, bool)
+            or not isinstance(self.input_size, int)
+            or not (limits.MIN_INPUT_SIZE <= self.input_size <= limits.MAX_INPUT_SIZE)
+        ):
+            raise ValueError(
+                f"input_size must be a whole number from {limits.MIN_INPUT_SIZE} to {limits.MAX_INPUT_SIZE}, "
+                f"not {self.input_size!r}"
+            )
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError(f"mean and std need 3 values each, not {list(self.mean)} and {list(self.std)}")
+        if not all(math.isfinite(m) for m in self.mean):
+            raise ValueError(f"mean must be finite, not {list(self.mean)}")
+        if not all(math.isfinite(s) and s > 0 for s in self.std):
+            raise ValueError(f"std must be finite and above 0, not {list(self.std)}")
+        if not (math.isfinite(self.margin) and -0.4 <= self.margin <= 1.0):
+            raise ValueError(f"margin must be from -0.4 to 1.0 (a fraction of the face box), not {self.margin!r}")
+        if not (math.isfinite(self.max_rotation) and 0 <= self.max_rotation <= 90):
+            raise ValueError(f"max_rotation must be from 0 to 90 degrees, not {self.max_rotation!r}")
+        if self.interpolation not in ("bilinear", "bicubic", "nearest", "area"):
+            raise ValueError(f"interpolation must be bilinear, bicubic, nearest or area, not {self.interpolation!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

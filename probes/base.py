@@ -18,6 +18,9 @@ from sklearn.base import BaseEstimator
 from .errors import ProbeError
 
 PROBE_JSON, PROBE_WEIGHTS = "probe.json", "probe.safetensors"
+# sizes a saved probe may ask for before anything is built (a probe.json with hidden 300000 would
+# allocate gigabytes): far above the papers' probes (hidden 128, 2 layers, 8-frame clips)
+PARAM_LIMITS = {"hidden": 4096, "layers": 16, "clip": 10_000, "window": 100_000}
 
 
 def check_vectors(x: Any, dim: int | None = None, what: str = "vectors") -> np.ndarray:
@@ -88,11 +91,22 @@ def load(folder: str | Path) -> Probe:
     for name in (PROBE_JSON, PROBE_WEIGHTS):
         if not (folder / name).is_file():
             raise ProbeError(f"{folder / name}: missing; not a saved probe folder")
-    meta = json.loads((folder / PROBE_JSON).read_text())
-    probe = create(meta["probe"], **meta["params"])
+    try:
+        meta = json.loads((folder / PROBE_JSON).read_text())
+        name, params = meta["probe"], dict(meta["params"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProbeError(f"{folder / PROBE_JSON}: not a saved probe ({exc})") from None
+    for key, limit in PARAM_LIMITS.items():
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit):
+            raise ProbeError(f"{folder / PROBE_JSON}: {key} must be a whole number from 1 to {limit:,}, not {value!r}")
+    probe = create(name, **params)
     try:
         arrays = load_file(str(folder / PROBE_WEIGHTS))
     except Exception as exc:
         raise ProbeError(f"{folder / PROBE_WEIGHTS}: corrupt or truncated ({exc})") from None
-    probe._set_state(arrays, meta["state"])
+    try:
+        probe._set_state(arrays, meta["state"])
+    except ProbeError as exc:
+        raise ProbeError(f"{folder}: {exc}") from None
     return probe

@@ -169,8 +169,16 @@ class LogisticProbe(Probe):
         )
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        classes, dim = len(extra["classes"]), int(extra["n_features_in"])
+        want = {"coef": (classes, dim), "intercept": (classes,), "mean": (dim,), "scale": (dim,)}
+        got = {k: getattr(arrays.get(k), "shape", None) for k in want}
+        wrong = [
+            f"{k} is {got[k]}, {classes} classes and {dim} features need {want[k]}" for k in want if got[k] != want[k]
+        ]
+        if wrong:
+            raise ProbeError("the probe's arrays do not match its class list and dimension: " + "; ".join(wrong))
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
         self.mean_, self.scale_ = arrays["mean"], arrays["scale"]
         self.classes_ = np.asarray(extra["classes"])
-        self.n_features_in_ = extra["n_features_in"]
+        self.n_features_in_ = dim
         self.temperature_ = float(extra.get("temperature", 1.0))

@@ -7,11 +7,18 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .. import limits
 from ..preprocess import PreprocessConfig
 
 # FER+ / AffectNet order; the same 8 classes as AffectNet (DeepFEVER III-A).
 EXPRESSION_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 CONFIG_VERSION = 1
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    """Config values are checked before any network is built (fever.limits says how big they may be)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high:,}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in ("teacher", "student"):
             raise ValueError(f"kind must be 'teacher' or 'student', not {self.kind!r}")
-        if self.d_face <= 0:
-            raise ValueError(f"d_face must be positive, not {self.d_face}")
+        for name in ("d_face", "similarity_dim", "bottleneck", "growth_rate"):
+            _check_int(name, getattr(self, name), 1, limits.MAX_WIDTH)
+        _check_int("distill_dim", self.distill_dim, 0, limits.MAX_WIDTH)
+        _check_int("num_classes", self.num_classes, 1, limits.MAX_CLASSES)
+        _check_int("dense_layers", self.dense_layers, 1, limits.MAX_DENSE_LAYERS)
         if len(self.class_names) != self.num_classes:
             raise ValueError(f"{self.num_classes} classes but {len(self.class_names)} class names")
         if not 0.0 <= self.dropout < 1.0:

@@ -280,7 +280,12 @@ def check_weights_fit(
     if wrong:
         problems.append(f"{len(wrong)} shapes differ (e.g. {wrong[0]})")
     saved_hash = metadata.get("fever_config_hash")
-    if not problems and saved_hash and saved_hash != config.config_hash():
+    if not problems and not saved_hash:
+        problems.append(
+            f"{WEIGHTS_NAME} carries no fever_config_hash (fever's save_pretrained always writes one: the header "
+            "was edited or the file comes from elsewhere), so nothing proves it belongs to this config"
+        )
+    elif not problems and saved_hash != config.config_hash():
         problems.append(
             f"the weights were saved with config hash {saved_hash}, config.json hashes to "
             f"{config.config_hash()} (was config.json edited?)"

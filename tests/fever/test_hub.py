@@ -224,3 +224,44 @@ def test_saved_files_follow_the_umask(tmp_path):
     for path in [model, probe, index, *model.iterdir(), *probe.iterdir(), *index.iterdir()]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+
+
+def test_a_weights_file_without_its_config_hash_is_refused(copy_of):
+    """Dropping fever_config_hash from the header must not switch the edited-config check off."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(copy_of / WEIGHTS_NAME))
+    save_file(tensors, str(copy_of / WEIGHTS_NAME), metadata={"format": "pt"})
+    with pytest.raises(fever.ModelLoadError, match="carries no fever_config_hash"):
+        fever.load(copy_of)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("d_face", 200_000_000, "d_face must be a whole number from 1 to 8,192"),
+        ("num_classes", -1, "num_classes must be a whole number"),
+        (("preprocess", "input_size"), 100_000, "input_size must be a whole number from 16 to 1024"),
+        (("preprocess", "std"), [0, 0.5, 0.5], "std must be finite and above 0"),
+        (("preprocess", "margin"), -0.5, "margin must be from -0.4 to 1.0"),
+        (("preprocess", "max_rotation"), float("nan"), "max_rotation must be from 0 to 90"),
+    ],
+)
+def test_absurd_config_values_are_refused_before_building(copy_of, field, value, message):
+    """A config.json that asks for a 409 GB network or a division by zero fails at once, naming the file."""
+    config = json.loads((copy_of / CONFIG_NAME).read_text())
+    if isinstance(field, tuple):
+        config[field[0]][field[1]] = value
+    else:
+        config[field] = value
+    (copy_of / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(fever.ModelLoadError, match=f"{CONFIG_NAME}: not a valid fever config: .*{message}"):
+        fever.load(copy_of)
+
+
+def test_preprocessing_settings_are_checked_when_made():
+    from fever.preprocess import PreprocessConfig
+
+    with pytest.raises(ValueError, match="interpolation must be"):
+        PreprocessConfig(interpolation="lanczos9")
+    assert PreprocessConfig(input_size=48, margin=-0.05).margin == -0.05

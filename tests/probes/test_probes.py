@@ -163,3 +163,21 @@ def test_temperature_scaling_makes_an_overconfident_probe_honest(tmp_path):
     again = probes.load(probe.save(tmp_path / "p"))
     assert again.temperature_ == pytest.approx(temperature)
     assert np.allclose(again.predict_proba(xt), probe.predict_proba(xt))
+
+
+def test_saved_probes_that_ask_too_much_or_do_not_add_up_are_refused(blobs, tmp_path):
+    import json
+
+    x, y = blobs[0], blobs[1]
+    folder = probes.create("logistic").fit(x, y).save(tmp_path / "p")
+    meta = json.loads((folder / "probe.json").read_text())
+    meta["state"]["classes"] = meta["state"]["classes"] + ["extra"]  # 4 names for 3 rows of coefficients
+    (folder / "probe.json").write_text(json.dumps(meta))
+    with pytest.raises(ProbeError, match=f"{folder}: the probe's arrays do not match its class list"):
+        probes.load(folder)
+    lstm = tmp_path / "lstm"
+    lstm.mkdir()
+    (lstm / "probe.json").write_text(json.dumps({"probe": "lstm-va", "params": {"hidden": 300000}, "state": {}}))
+    (lstm / "probe.safetensors").write_bytes(b"")
+    with pytest.raises(ProbeError, match="hidden must be a whole number from 1 to 4,096, not 300000"):
+        probes.load(lstm)
