@@ -443,7 +443,7 @@ class Index:
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
-        os.replace(tmp, target)
+        os.replace(tmp, target)  # a process killed just before this leaves the previous index in `old`
         if old is not None:
             shutil.rmtree(old)
         return target
@@ -462,6 +462,12 @@ class Index:
 
         folder = Path(folder)
         if not folder.is_dir():
+            left = sorted(folder.parent.glob(f".{folder.name}.old-*"))
+            if left:
+                raise FeverIndexError(
+                    f"{folder}: missing: a save that replaced it was interrupted; the previous index is intact "
+                    f"in {left[-1]} (rename it to {folder.name} to use it)"
+                )
             raise FeverIndexError(f"{folder}: no such index folder")
         for name in (MANIFEST_FILE, INDEX_FILE, IDS_FILE):
             if not (folder / name).is_file():
@@ -470,13 +476,40 @@ class Index:
             manifest = json.loads((folder / MANIFEST_FILE).read_text())
         except json.JSONDecodeError as exc:
             raise FeverIndexError(f"{folder / MANIFEST_FILE}: not valid JSON ({exc})") from None
-        if manifest.get("format") != "fever-index":
+        if not isinstance(manifest, dict) or manifest.get("format") != "fever-index":
             raise FeverIndexError(f"{folder / MANIFEST_FILE}: not a fever index manifest")
-        for name, digest in manifest.get("checksums", {}).items():
-            if _sha256(folder / name) != digest:
+        # the two files of an index, by their fixed names: the manifest never chooses what is read
+        checksums = manifest.get("checksums")
+        if not isinstance(checksums, dict) or set(checksums) != {INDEX_FILE, IDS_FILE}:
+            raise FeverIndexError(
+                f"{folder / MANIFEST_FILE}: needs the checksums of exactly {INDEX_FILE} and {IDS_FILE}, "
+                f"has {sorted(checksums) if isinstance(checksums, dict) else checksums!r}; build the index again"
+            )
+        for name in (INDEX_FILE, IDS_FILE):
+            if _sha256(folder / name) != checksums[name]:
                 raise FeverIndexError(
                     f"{folder / name}: checksum does not match the manifest (corrupt or changed file)"
                 )
+        try:
+            index = cls._from_manifest(manifest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FeverIndexError(f"{folder / MANIFEST_FILE}: damaged manifest ({type(exc).__name__}: {exc})") from None
+        try:
+            index.faiss_index = faiss.read_index(str(folder / INDEX_FILE))
+            index.ids = pq.read_table(folder / IDS_FILE)
+        except (RuntimeError, OSError, pa.ArrowException) as exc:
+            raise FeverIndexError(f"{folder}: cannot read the index files ({type(exc).__name__}: {exc})") from None
+        if (
+            len(index) != manifest["count"]
+            or index.ids.num_rows != manifest["count"]
+            or index.faiss_index.d != index.dim
+        ):
+            raise FeverIndexError(f"{folder}: the index, the id table and the manifest disagree on size or dimension")
+        index._apply_search_params()
+        return index
+
+    @classmethod
+    def _from_manifest(cls, manifest: dict[str, Any]) -> "Index":
         index = cls(
             manifest["dim"],
             manifest["kind"],
@@ -489,15 +522,6 @@ class Index:
             ef_search=manifest["ef_search"],
         )
         index.factory, index.trained_on = manifest["factory"], manifest.get("trained_on", 0)
-        index.faiss_index = faiss.read_index(str(folder / INDEX_FILE))
-        index.ids = pq.read_table(folder / IDS_FILE)
-        if (
-            len(index) != manifest["count"]
-            or index.ids.num_rows != manifest["count"]
-            or index.faiss_index.d != index.dim
-        ):
-            raise FeverIndexError(f"{folder}: the index, the id table and the manifest disagree on size or dimension")
-        index._apply_search_params()
         return index
 
 
@@ -508,6 +532,8 @@ def _is_vector_array(queries: Any) -> bool:
 
 
 def _sha256(path: Path) -> str:
+    if not path.is_file():  # a FIFO or a device would never end: only regular files are read
+        raise FeverIndexError(f"{path}: not a regular file")
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

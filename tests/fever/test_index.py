@@ -235,3 +235,42 @@ def test_small_collections_get_exact_search_without_a_wall_of_warnings(capfd, ca
     from fever.index import _default_lists
 
     assert _default_lists(12_000) == 307 and _default_lists(1_000_000) == 4000  # 39 points per list at most
+
+
+def test_the_manifest_never_chooses_what_is_read(clustered, tmp_path):
+    """Hostile manifests and files fail at once with FeverIndexError: no hang on /dev/zero, no file
+    outside the folder, no skipped verification, no raw faiss error."""
+    import hashlib
+    import shutil
+
+    x, _ = clustered
+    good = Index.build(x[:50]).save(tmp_path / "good")
+
+    def variant(name, change):
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        change(folder, manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        return folder
+
+    cases = {
+        "zero": (lambda f, m: m["checksums"].update({"/dev/zero": "0"}), "needs the checksums of exactly"),
+        "outside": (lambda f, m: m["checksums"].update({"../../../../etc/hostname": "0"}), "needs the checksums"),
+        "unchecked": (lambda f, m: m.pop("checksums"), "needs the checksums of exactly index.faiss and ids.parquet"),
+        "damaged": (lambda f, m: m.pop("dim"), "damaged manifest"),
+    }
+    for name, (change, message) in cases.items():
+        with pytest.raises(FeverIndexError, match=message):
+            Index.load(variant(name, change))
+
+    def truncate(folder, manifest):
+        data = (folder / "index.faiss").read_bytes()[:100]
+        (folder / "index.faiss").write_bytes(data)
+        manifest["checksums"]["index.faiss"] = hashlib.sha256(data).hexdigest()  # a checksum that agrees
+
+    with pytest.raises(FeverIndexError, match="cannot read the index files"):
+        Index.load(variant("truncated", truncate))
+    shutil.move(good, tmp_path / ".good.old-123")  # killed between the two renames of save
+    with pytest.raises(FeverIndexError, match="a save that replaced it was interrupted; the previous index is intact"):
+        Index.load(tmp_path / "good")
