@@ -51,6 +51,7 @@ class FaceDetector:
         from facenet_pytorch import MTCNN
 
         self.min_score = min_score
+        self.min_face_size = min_face_size
         self.mtcnn = MTCNN(
             keep_all=True,
             min_face_size=min_face_size,
@@ -65,6 +66,11 @@ class FaceDetector:
         results: list[list[Detection]] = [[] for _ in images]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, img in enumerate(images):
+            # MTCNN's pyramid starts at 12 / min_face_size of the image: a short side below
+            # min_face_size gives no level at all (facenet-pytorch then fails the whole batch), and
+            # cannot hold a face of the smallest size looked for anyway
+            if min(img.shape[:2]) < self.min_face_size:
+                continue
             by_shape.setdefault(img.shape, []).append(i)
         for indices in by_shape.values():
             batch = np.stack([images[i] for i in indices])

@@ -31,3 +31,13 @@ def test_boxes_are_clipped_to_the_image(extractor, two_face_photo):
     for r in rows:
         assert 0 <= r.box[0] <= r.box[2] <= w and 0 <= r.box[1] <= r.box[3] <= h
     assert min(r.box[0] for r in rows) == 0  # the cut face reached past the border
+
+
+def test_images_too_small_for_the_pyramid_give_no_face_not_a_crash(extractor, two_face_photo):
+    """A 200x17 banner among photos: MTCNN builds no pyramid level for it; the batch goes on."""
+    from PIL import Image
+
+    photo = np.asarray(Image.open(two_face_photo).convert("RGB"))
+    for banner in (np.full((17, 200, 3), 128, np.uint8), np.full((19, 48, 3), 128, np.uint8)):
+        out = extractor.extract([banner, photo], faces="detect")
+        assert out.rows[0].status == "no_face" and [r.status for r in out.rows[1:]] == ["ok", "ok"]
