@@ -53,6 +53,43 @@ def _check_size(width: int, height: int, source: str) -> None:
         )
 
 
+# float pixels a little past 1 (rounding in someone's pipeline) are still read as [0, 1]
+FLOAT_TOLERANCE = 1e-3
+
+
+def _to_uint8(arr: np.ndarray, source: str, notes: list[str], sixteen_bit: bool = False) -> np.ndarray:
+    """Numbers of any numeric type -> uint8, by what their range says they are; never a silent
+    clip or wrap: values that fit no image convention are refused with their range."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise _error(source, f"array dtype {arr.dtype} is not an image type (use uint8)")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise _error(source, "float image contains NaN or infinite values")
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        tol = FLOAT_TOLERANCE
+        if lo >= 0 and hi <= 1 + tol:
+            scaled, what = arr.astype(np.float64) * 255.0, "float in [0, 1]"
+        elif lo >= -1 - tol and hi <= 1 + tol:
+            scaled, what = (arr.astype(np.float64) + 1.0) * 127.5, "float in [-1, 1]"
+        elif lo >= 0 and hi <= 255 + tol:
+            scaled, what = arr.astype(np.float64), "float in [0, 255]"
+        else:
+            raise _error(source, f"float values from {lo:g} to {hi:g} fit no image range ([0, 1], [-1, 1] or [0, 255])")
+        notes.append(f"converted from {what} to uint8")
+        return scaled.round().clip(0, 255).astype(np.uint8)
+    lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+    if lo < 0:
+        raise _error(source, f"integer image has negative values (down to {lo}); pixels are 0 or more")
+    if sixteen_bit or arr.dtype == np.uint16 or hi > 255:
+        if hi > 65535:
+            raise _error(source, f"integer values up to {hi} are more than 16 bits; not an image")
+        notes.append("scaled from 16-bit to 8-bit")
+        return (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
+    return arr.astype(np.uint8)
+
+
 def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
     n_frames = getattr(img, "n_frames", 1)
     if n_frames > 1:
@@ -62,23 +99,15 @@ def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
         orientation = img.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block should not cost the image
         orientation = 1
-    if orientation not in (None, 1):
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
         img = ImageOps.exif_transpose(img)
         notes.append(f"rotated by EXIF orientation {orientation}")
+    elif orientation not in (None, 1):
+        notes.append(f"EXIF orientation {orientation} is not a valid value (1-8): ignored")
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.uint32)
-        top = 65535 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255
-        gray = (arr.astype(np.float64) * 255.0 / top).round().clip(0, 255).astype(np.uint8)
-        notes.append(f"scaled from {mode} (16-bit) to 8-bit")
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        gray = (
-            (arr.clip(0, 1) * 255).round().astype(np.uint8)
-            if arr.max(initial=0) <= 1
-            else arr.clip(0, 255).astype(np.uint8)
-        )
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float32 if mode == "F" else np.int64)
+        gray = _to_uint8(arr, source, notes, sixteen_bit=mode.startswith("I;16"))
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -144,20 +173,7 @@ def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
         raise _error(
             source, f"array of shape {arr.shape} is not an image; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
         )
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating):
-            if not np.isfinite(arr).all():
-                raise _error(source, "float image contains NaN or infinite values")
-            scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
-            arr = (arr * scale).round().clip(0, 255).astype(np.uint8)
-            notes.append("converted from float to uint8")
-        elif arr.dtype == np.uint16:
-            arr = (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
-            notes.append("scaled from 16-bit to 8-bit")
-        elif arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-            raise _error(source, f"array dtype {arr.dtype} is not an image type (use uint8)")
-        else:
-            arr = arr.clip(0, 255).astype(np.uint8)
+    arr = _to_uint8(arr, source, notes)
     _check_size(arr.shape[1], arr.shape[0], source)
     return LoadedImage(np.ascontiguousarray(arr), source, notes)
 

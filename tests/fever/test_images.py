@@ -189,3 +189,52 @@ def test_arrays_tensors_and_pil():
         load_image(np.full((20, 20), np.nan, np.float32))
     with pytest.raises(InputError, match="cannot use an object of type dict"):
         load_image({})
+
+
+@pytest.mark.parametrize(
+    "array, expected, note",
+    [
+        (np.full((20, 20), -1.0, np.float32), 0, "converted from float in [-1, 1] to uint8"),
+        (np.full((20, 20), 1.0001, np.float32), 255, "converted from float in [0, 1] to uint8"),
+        (np.full((20, 20), 128.0, np.float64), 128, "converted from float in [0, 255] to uint8"),
+        (np.full((20, 20), 40000, np.int32), 156, "scaled from 16-bit to 8-bit"),
+        (np.full((20, 20), 200, np.int64), 200, None),
+    ],
+)
+def test_numeric_arrays_are_read_by_their_range(array, expected, note):
+    loaded = load_image(array)
+    assert int(loaded.array[0, 0, 0]) == expected
+    assert (note in loaded.notes) if note else not loaded.notes
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.full((20, 20), -5, np.int32), "negative values \\(down to -5\\)"),
+        (np.full((20, 20), 70000, np.int32), "more than 16 bits"),
+        (np.full((20, 20), 300.0, np.float32), "float values from 300 to 300 fit no image range"),
+        (np.array([[np.nan] * 20] * 20, np.float32), "NaN or infinite"),
+    ],
+)
+def test_numbers_that_are_no_image_are_refused(array, message):
+    with pytest.raises(InputError, match=message):
+        load_image(array)
+
+
+def test_float_tiff_with_nan_and_invalid_exif_orientation(tmp_path):
+    from PIL import Image
+
+    nan_tiff = tmp_path / "nan.tif"
+    data = np.full((20, 20), 0.5, np.float32)
+    data[3, 3] = np.nan
+    Image.fromarray(data, mode="F").save(nan_tiff)
+    with pytest.raises(InputError, match="nan.tif: float image contains NaN"):
+        load_image(nan_tiff)
+    odd = tmp_path / "odd.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 9
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(odd, exif=exif)
+    loaded = load_image(odd)
+    assert (
+        loaded.array.shape == (20, 40, 3) and "EXIF orientation 9 is not a valid value (1-8): ignored" in loaded.notes
+    )
