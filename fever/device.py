@@ -25,6 +25,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise UsageError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', not {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"device {device!r}: torch finds no CUDA GPU here; use 'cpu' or 'auto'")
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise UsageError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA devices")
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UsageError("device 'mps': torch finds no Apple GPU here; use 'cpu' or 'auto'")
     return torch.device(device)
 
 

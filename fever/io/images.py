@@ -17,7 +17,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .. import limits
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".avif"}
+)
 
 MIN_SIDE = 16  # smaller images cannot hold a usable face
 
@@ -186,7 +188,10 @@ def load_image(item: Any, source: str | None = None) -> LoadedImage:
     if isinstance(item, Image.Image):
         _check_size(*item.size, label)
         notes: list[str] = []
-        return LoadedImage(_pil_to_rgb(item, label, notes), label, notes)
+        try:
+            return LoadedImage(_pil_to_rgb(item, label, notes), label, notes)
+        except (ValueError, OSError) as exc:  # e.g. a closed image: "Operation on closed image"
+            raise _error(label, f"the PIL image cannot be read ({exc})") from None
     if isinstance(item, np.ndarray):
         return _from_array(item, label)
     try:
@@ -195,6 +200,8 @@ def load_image(item: Any, source: str | None = None) -> LoadedImage:
         torch = None  # type: ignore[assignment]
     if torch is not None and isinstance(item, torch.Tensor):
         t = item.detach().cpu()
+        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+            t = t.float()  # bf16 and fp16 have no numpy twin
         if t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[2] not in (1, 3, 4):
             t = t.permute(1, 2, 0)
         return _from_array(t.numpy(), label)

@@ -238,3 +238,28 @@ def test_float_tiff_with_nan_and_invalid_exif_orientation(tmp_path):
     assert (
         loaded.array.shape == (20, 40, 3) and "EXIF orientation 9 is not a valid value (1-8): ignored" in loaded.notes
     )
+
+
+def test_bf16_tensors_closed_images_and_avif(tmp_path, fer_crops):
+    from fever.inputs import expand_inputs
+
+    t = torch.rand(3, 20, 20).to(torch.bfloat16)
+    assert load_image(t).array.shape == (20, 20, 3)
+    closed = Image.open(fer_crops[0])
+    closed.close()
+    with pytest.raises(InputError, match="the PIL image cannot be read"):
+        load_image(closed)
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(tmp_path / "face.avif")
+    assert [e.kind for e in expand_inputs([str(tmp_path)])] == ["image"]  # found inside folders too
+    assert load_image(tmp_path / "face.avif").array.shape == (32, 32, 3)
+
+
+def test_a_gpu_that_is_not_there_is_a_usage_error():
+    from fever.device import resolve_device
+    from fever.errors import UsageError
+
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="torch finds no CUDA GPU here"):
+            resolve_device("cuda")
+    with pytest.raises(UsageError, match="device must be"):
+        resolve_device("tpu")
