@@ -265,14 +265,12 @@ class Extractor:
         progress = _progress(len(items), "images", show_progress_bar)
         pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
         try:
-            for start in range(0, len(items), batch_size):
-                chunk = self._extract_chunk(
-                    items[start : start + batch_size], start, faces, batch_size, normalize, pool
-                )
+            for start, stop in image_batches(items, batch_size):
+                chunk = self._extract_chunk(items[start:stop], start, faces, batch_size, normalize, pool)
                 if on_chunk is not None:
                     on_chunk(chunk)
                 parts.append(chunk)
-                progress.update(len(items[start : start + batch_size]))
+                progress.update(stop - start)
         finally:
             progress.close()
             if pool:
@@ -503,6 +501,41 @@ def _drop_short_tracks(result: Extraction, min_frames: int) -> tuple[Extraction,
 
 def _nan(dim: int) -> np.ndarray:
     return np.full(dim, np.nan, np.float32)
+
+
+def _pixels_of(item: Any) -> int:
+    """An input's pixel count before decoding (file headers only); 0 when it cannot be told (the
+    decoder then reports what is wrong)."""
+    try:
+        if isinstance(item, (str, Path)):
+            from PIL import Image
+
+            with Image.open(item) as img:
+                return int(img.size[0]) * int(img.size[1])
+        if hasattr(item, "size") and isinstance(getattr(item, "size"), tuple):  # PIL image
+            return int(item.size[0]) * int(item.size[1])
+        shape = getattr(item, "shape", None)
+        if shape is not None and len(shape) >= 2:
+            hw = shape[-2:] if len(shape) == 3 and shape[0] in (1, 3, 4) and shape[2] not in (1, 3, 4) else shape[:2]
+            return int(hw[0]) * int(hw[1])
+    except Exception:
+        return 0
+    return 0
+
+
+def image_batches(items: Sequence[Any], size: int, max_pixels: int | None = None) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive inputs: at most ``size`` and at most ``max_pixels`` (default
+    :data:`fever.limits.IMAGE_BATCH_PIXELS`, decoded images in flight) together; a larger image goes alone."""
+    budget = limits.IMAGE_BATCH_PIXELS if max_pixels is None else max_pixels
+    start, pixels = 0, 0
+    for i, item in enumerate(items):
+        n = _pixels_of(item)
+        if i > start and (i - start == size or pixels + n > budget):
+            yield start, i
+            start, pixels = i, 0
+        pixels += n
+    if start < len(items):
+        yield start, len(items)
 
 
 def frame_batches(frames: Iterable["VideoFrame"], size: int, max_pixels: int | None = None) -> Iterator[list[Any]]:

@@ -18,3 +18,6 @@ MAX_WIDTH = 8192  # d_face, similarity / distillation heads, bottleneck, growth 
 MAX_CLASSES = 1000
 MAX_DENSE_LAYERS = 64
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024
+# decoded images in flight per batch of fever.extract: 8 x BATCH_PIXELS (118 MP, about 350 MB of
+# pixels): a folder of 80 MP photos is read a photo at a time instead of 16 at once (7.3 GB)
+IMAGE_BATCH_PIXELS = 8 * BATCH_PIXELS

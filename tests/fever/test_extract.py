@@ -149,3 +149,22 @@ def test_a_folder_gives_its_images_and_bytes_one_clear_row(extractor, tmp_path, 
     assert [r.status for r in out.rows[1:]] == ["ok", "ok"]
     raw = extractor.extract(b"\x89PNG....")
     assert len(raw) == 1 and raw.rows[0].status == "error" and "raw bytes are not accepted" in raw.rows[0].error
+
+
+def test_images_are_batched_by_pixels(tmp_path):
+    """Sixteen 72 MP photos are read one at a time, not held together (7.3 GB before this)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from fever.extractor import image_batches
+
+    small = [SimpleNamespace(shape=(48, 48)) for _ in range(100)]
+    assert list(image_batches(small, 64)) == [(0, 64), (64, 100)]
+    huge = [SimpleNamespace(shape=(9000, 8000, 3)) for _ in range(3)]
+    assert list(image_batches(huge, 64)) == [(0, 1), (1, 2), (2, 3)]
+    mixed = small[:2] + huge[:1] + small[:2]
+    assert list(image_batches(mixed, 64, max_pixels=50_000_000)) == [(0, 2), (2, 3), (3, 5)]
+    big_file = tmp_path / "big.png"
+    Image.new("L", (6000, 5000)).save(big_file)  # 30 MP: the header says so, no decoding
+    assert list(image_batches([big_file, big_file], 64, max_pixels=40_000_000)) == [(0, 1), (1, 2)]
