@@ -71,9 +71,14 @@ def _version() -> str:
         return "unknown"
 
 
+def _plain(text: str | None) -> str | None:
+    """Docstrings double as --help texts: their RST literals (``x``) read as plain x there."""
+    return text.replace("``", "") if text else text
+
+
 def build_parser(prog: str, description: str | None, commands: Sequence[Command]) -> argparse.ArgumentParser:
     """The parser of a program: one command's options at the top level, or one sub-command each."""
-    parser = _Parser(prog=prog, description=description, formatter_class=_HelpFormatter)
+    parser = _Parser(prog=prog, description=_plain(description), formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     if len(commands) == 1 and not commands[0].name:
         commands[0].add_arguments(parser)
@@ -83,8 +88,8 @@ def build_parser(prog: str, description: str | None, commands: Sequence[Command]
     for command in commands:
         p = sub.add_parser(
             command.name,
-            help=command.help,
-            description=command.description or command.help,
+            help=_plain(command.help),
+            description=_plain(command.description or command.help),
             formatter_class=_HelpFormatter,
         )
         command.add_arguments(p)

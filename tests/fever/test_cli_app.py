@@ -69,7 +69,7 @@ def test_every_command_has_version_and_help(main, capsys):
     with pytest.raises(SystemExit) as exit_:
         entry(["--help"])
     out = capsys.readouterr().out
-    assert exit_.value.code == 0 and "usage: fever-" in out and "`" not in out.split("options:")[-1]
+    assert exit_.value.code == 0 and "usage: fever-" in out and "``" not in out
 
 
 def test_every_error_derives_from_fever_error():
@@ -125,3 +125,46 @@ def test_the_lazy_package_exposes_its_names():
     assert callable(probes.create) and probes.FeverError is fever.FeverError
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         fever.nope  # noqa: B018
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from fever.cli import app
+
+    built = []
+    real = app.build_parser
+    for main in [
+        "fever.cli.embed",
+        "fever.cli.index",
+        "distill.cli",
+        "tools.bench",
+        "tools.bench_index",
+        "tools.probe_cli",
+        "tools.export_cli",
+        "tools.live",
+    ]:
+        import importlib
+
+        def capture(*a, real=real):
+            built.append(real(*a))
+            return built[-1]
+
+        app.build_parser = capture
+        try:
+            with pytest.raises(SystemExit):
+                importlib.import_module(main).main(["--version"])
+        finally:
+            app.build_parser = real
+    silent = []
+    for parser in built:
+        parsers = [parser] + [
+            p for a in parser._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()
+        ]
+        silent += [
+            f"{p.prog} {a.option_strings or a.dest}"
+            for p in parsers
+            for a in p._actions
+            if not a.help and not isinstance(a, argparse._SubParsersAction)
+        ]
+    assert len(built) == 8 and not silent, silent
