@@ -153,7 +153,14 @@ class PackageCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-distill``: 0 success, 1 error."""
+    """Entry point of ``fever-distill``: 0 success, 1 error.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     commands = [
         TrainCommand("teacher"),
         TrainCommand("student"),

@@ -35,7 +35,12 @@ class Analysis:
         return [None if not np.isfinite(p).all() else self.classes[int(p.argmax())] for p in self.probabilities]
 
     def faces(self) -> list[dict[str, Any]]:
-        """One dict per face: source, frame, timestamp, track, box, vector, probabilities, expression."""
+        """The faces, one dict each (rows without a face are left out).
+
+        Returns:
+            Dicts with ``source``, ``frame``, ``timestamp``, ``face``, ``track``, ``box``,
+            ``vector``, ``probabilities`` (class -> probability) and ``expression`` (the top class).
+        """
         out = []
         for row, vec, prob, expr in zip(
             self.extraction.rows, self.extraction.vectors, self.probabilities, self.expressions

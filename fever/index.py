@@ -306,7 +306,12 @@ class Index:
         self._apply_search_params()
 
     def set_search_params(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
-        """Change how much of the index a search visits: IVF lists (``nprobe``) or HNSW ``efSearch``."""
+        """Change how much of the index a search visits.
+
+        Args:
+            nprobe: IVF lists visited per query (IVF kinds).
+            ef_search: HNSW search breadth.
+        """
         if nprobe is not None:
             self.nprobe = nprobe
         if ef_search is not None:
@@ -368,10 +373,28 @@ class Index:
         return SearchResult([[flat[r] if r >= 0 else "" for r in row] for row in rows], scores, rows, self.ids)
 
     def search_images(self, images: Any, k: int = 10, model: Any = None) -> SearchResult:
+        """Nearest neighbours of the faces in query images, embedded with the index's model.
+
+        Args:
+            images: what :func:`fever.extract` takes.
+            k: neighbours per query face.
+            model: the index's model, when it cannot be found by its name.
+
+        Returns:
+            A :class:`SearchResult`, one query per face found.
+        """
         return self.search(self.embed_queries(images, model), k)
 
     def embed_queries(self, images: Any, model: Any = None) -> np.ndarray:
-        """Embed query images with the index's own model (refusing another)."""
+        """Embed query images with the index's own model (refusing another).
+
+        Args:
+            images: what :func:`fever.extract` takes.
+            model: the index's model, when it cannot be found by its name.
+
+        Returns:
+            (n_faces, dim) vectors.
+        """
         from .extractor import Extractor
 
         extractor = model if isinstance(model, Extractor) else Extractor(model or self.model)
@@ -379,6 +402,11 @@ class Index:
         return self.embed_queries_from(extractor.extract(images), extractor)
 
     def check_model(self, extractor: Any) -> None:
+        """Refuse an extractor whose model is not the one the index was built with.
+
+        Args:
+            extractor: a :class:`fever.Extractor`.
+        """
         got = extractor.config.config_hash()
         if self.config_hash and got != self.config_hash:
             raise FeverIndexError(
@@ -388,7 +416,15 @@ class Index:
             )
 
     def embed_queries_from(self, result: Any, extractor: Any) -> np.ndarray:
-        """The face vectors of an :class:`~fever.Extraction`, after checking its model is the index's."""
+        """The face vectors of an extraction, after checking its model is the index's.
+
+        Args:
+            result: a :class:`fever.Extraction`.
+            extractor: the extractor that made it.
+
+        Returns:
+            (n_faces, dim) vectors.
+        """
         self.check_model(extractor)
         if not result.ok.any():
             raise FeverIndexError("no face found in the query images: " + "; ".join(r.error or "" for r in result.rows))
@@ -396,6 +432,11 @@ class Index:
 
     # -- persistence ----------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
+        """What ``manifest.json`` holds (without the checksums, which :meth:`save` adds).
+
+        Returns:
+            Format, model, revision, config hash, dimension, kind, settings and count.
+        """
         from . import __version__
 
         return {

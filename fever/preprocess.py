@@ -63,6 +63,11 @@ class PreprocessConfig:
             raise ValueError(f"interpolation must be bilinear, bicubic, nearest or area, not {self.interpolation!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as stored in ``config.json``.
+
+        Returns:
+            A JSON-ready dict.
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod

@@ -60,16 +60,33 @@ class Extraction:
         return [r for r in self.rows if r.status == STATUS_ERROR]
 
     def valid(self) -> "Extraction":
+        """The rows with a face and their vectors.
+
+        Returns:
+            A new :class:`Extraction` without the ``no_face`` / ``error`` / ``skipped`` rows.
+        """
         keep = self.ok
         return Extraction(
             self.vectors[keep], [r for r, k in zip(self.rows, keep) if k], self.model_name, self.config_hash
         )
 
     def column(self, name: str) -> list[Any]:
+        """One field of every row.
+
+        Args:
+            name: a :class:`Row` field, e.g. ``"source"``, ``"track"`` or ``"box"``.
+
+        Returns:
+            The values, in row order.
+        """
         return [getattr(r, name) for r in self.rows]
 
     def to_arrow(self) -> pa.Table:
-        """The rows as an Arrow table (the columns of ``fever-embed``'s parquet files)."""
+        """The rows as an Arrow table.
+
+        Returns:
+            A table with the columns of ``fever-embed``'s parquet files.
+        """
         return rows_to_table(self.rows, self.vectors)
 
     @staticmethod

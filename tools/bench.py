@@ -125,7 +125,14 @@ class CropsCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks`` and ``nets``."""
+    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks`` and ``nets``.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     from .bench_nets import NetsCommand
     from .bench_suite import SuiteCommand
     from .bench_tracks import TracksCommand

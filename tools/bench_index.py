@@ -275,7 +275,14 @@ class ScaleCommand(_IndexBench):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-bench-index``: ``quality`` or ``scale``."""
+    """Entry point of ``fever-bench-index``: ``quality`` or ``scale``.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     return run("fever-bench-index", __doc__, [QualityCommand(), ScaleCommand()], argv)
 
 

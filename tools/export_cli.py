@@ -63,7 +63,14 @@ class OnnxCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-export``: 0 success, 1 error."""
+    """Entry point of ``fever-export``: 0 success, 1 error.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     return run("fever-export", __doc__, [OnnxCommand()], argv)
 
 

@@ -156,7 +156,14 @@ class LiveCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-live``: 0 success, 1 error."""
+    """Entry point of ``fever-live``: 0 success, 1 error.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     return run("fever-live", __doc__, [LiveCommand()], argv)
 
 

@@ -107,7 +107,14 @@ class ListCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-probe``: 0 success, 1 error."""
+    """Entry point of ``fever-probe``: 0 success, 1 error.
+
+    Args:
+        argv: the arguments (default: the command line).
+
+    Returns:
+        The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
+    """
     from .probe_experiments import ExperimentCommand
 
     return run("fever-probe", __doc__, [FitCommand(), PredictCommand(), ListCommand(), ExperimentCommand()], argv)

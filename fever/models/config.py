@@ -59,7 +59,14 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
 
     def with_overrides(self, **overrides: Any) -> "ModelConfig":
-        """Copy with fields replaced; preprocessing keys (``input_size``, ``grayscale``...) are accepted too."""
+        """A copy with fields replaced.
+
+        Args:
+            **overrides: config fields (``d_face=128``) or preprocessing ones (``input_size=112``).
+
+        Returns:
+            The new config (checked like any other).
+        """
         pre_keys = {f.name for f in fields(PreprocessConfig)}
         pre = {k: overrides.pop(k) for k in list(overrides) if k in pre_keys}
         if isinstance(overrides.get("preprocess"), dict):
@@ -68,6 +75,11 @@ class ModelConfig:
         return replace(cfg, preprocess=replace(cfg.preprocess, **pre)) if pre else cfg
 
     def to_dict(self) -> dict[str, Any]:
+        """What ``config.json`` holds.
+
+        Returns:
+            A JSON-ready dict, with the config version.
+        """
         data = asdict(self)
         data["class_names"] = list(self.class_names)
         data["preprocess"] = self.preprocess.to_dict()
@@ -94,6 +106,10 @@ class ModelConfig:
         return cls(**data)
 
     def config_hash(self) -> str:
-        """Short stable hash of everything that changes the vectors (written into parquet metadata)."""
+        """A short stable hash of everything that changes the vectors.
+
+        Returns:
+            16 hex digits (written into the weights' header and into parquet metadata).
+        """
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

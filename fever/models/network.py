@@ -61,14 +61,36 @@ class FeverModel(nn.Module):
         )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Feature map before pooling: (N, D_face, h, w)."""
+        """The feature map before pooling.
+
+        Args:
+            x: normalised model input (N, 3, S, S) (see :func:`fever.preprocess.to_model_input`).
+
+        Returns:
+            (N, D_face, h, w).
+        """
         return self.project(self.body(self.trunk(x)))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The ``D_face`` expression vector (N, D_face), the output users keep."""
+        """The ``D_face`` expression vector, the output users keep.
+
+        Args:
+            x: normalised model input (N, 3, S, S).
+
+        Returns:
+            (N, D_face) vectors.
+        """
         return torch.flatten(self.pool(self.forward_features(x)), 1)
 
     def forward(self, x: torch.Tensor) -> FeverOutput:
+        """Every output of one pass.
+
+        Args:
+            x: normalised model input (N, 3, S, S).
+
+        Returns:
+            The vector and the heads' outputs (similarity, expression logits, distillation).
+        """
         return self.heads(self.embed(x))
 
     # Hub-style persistence (PyTorchModelHubMixin's surface; the files are fever.models.hub's).
@@ -82,8 +104,15 @@ class FeverModel(nn.Module):
         dtype: torch.dtype | None = None,
         comparison: str | None = None,
     ) -> Path:
-        """Write ``config.json``, ``model.safetensors``, a model card and shipped probes (see
-        :func:`fever.models.hub.save_pretrained`)."""
+        """Write ``config.json``, ``model.safetensors``, a model card and the shipped probes.
+
+        Args:
+            save_directory, metrics, training, card_template, dtype, comparison: as in
+                :func:`fever.models.hub.save_pretrained`.
+
+        Returns:
+            The folder.
+        """
         return hub.save_pretrained(
             self,
             save_directory,
