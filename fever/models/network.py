@@ -25,6 +25,11 @@ class FeverModel(nn.Module):
     -> 1x1 conv+BN+ReLU -> pool -> ``D_face`` -> dropout -> 32-d similarity, 8 logits, and for
     students (II-B) the 80-d distillation head.
     Like timm networks, ``forward_features`` and ``embed`` make the vector a first-class output.
+
+    Args:
+        config: architecture and preprocessing (:class:`~fever.models.config.ModelConfig`).
+        backbone_weights: ``"vggface2"`` starts a paper teacher's FaceNet trunk from its published
+            weights; None (default) starts from random weights.
     """
 
     origin: ModelOrigin | None
