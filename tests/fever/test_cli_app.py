@@ -7,6 +7,18 @@ import pytest
 from fever.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, Command, run
 from fever.errors import FeverError, UsageError
 
+# every command-line program, by the module of its main()
+COMMAND_MODULES = [
+    "fever.cli.embed",
+    "fever.cli.index",
+    "distill.cli",
+    "tools.bench",
+    "tools.bench_index",
+    "tools.probe_cli",
+    "tools.export_cli",
+    "tools.live",
+]
+
 
 class Fails(Command):
     name = "fails"
@@ -46,19 +58,7 @@ def test_usage_errors_exit_1_not_2(capsys):
     assert exit_.value.code == EXIT_ERROR
 
 
-@pytest.mark.parametrize(
-    "main",
-    [
-        "fever.cli.embed",
-        "fever.cli.index",
-        "distill.cli",
-        "tools.bench",
-        "tools.bench_index",
-        "tools.probe_cli",
-        "tools.export_cli",
-        "tools.live",
-    ],
-)
+@pytest.mark.parametrize("main", COMMAND_MODULES)
 def test_every_command_has_version_and_help(main, capsys):
     import importlib
 
@@ -103,8 +103,7 @@ def test_help_does_not_import_torch():
 
     code = (
         "import sys, importlib\n"
-        "for m in ['fever.cli.embed', 'fever.cli.index', 'distill.cli', 'tools.bench', 'tools.bench_index',"
-        " 'tools.probe_cli', 'tools.export_cli', 'tools.live']:\n"
+        f"for m in {COMMAND_MODULES!r}:\n"
         "    try:\n"
         "        importlib.import_module(m).main(['--help'])\n"
         "    except SystemExit:\n"
@@ -134,16 +133,7 @@ def test_every_option_of_every_command_says_what_it_does():
 
     built = []
     real = app.build_parser
-    for main in [
-        "fever.cli.embed",
-        "fever.cli.index",
-        "distill.cli",
-        "tools.bench",
-        "tools.bench_index",
-        "tools.probe_cli",
-        "tools.export_cli",
-        "tools.live",
-    ]:
+    for main in COMMAND_MODULES:
         import importlib
 
         def capture(*a, real=real):
