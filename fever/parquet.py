@@ -220,22 +220,26 @@ class PartWriter:
         """Merge the parts into the output file (atomically) and remove the parts folder.
 
         An input retried on resume appears in several parts: only its last part's rows are kept.
+        Parts are streamed into the output one at a time (memory holds one part, not the run).
+
+        Returns:
+            The summary columns (``path``, ``status``) of the written file.
         """
-        parts = self._read_parts()
         last: dict[str, int] = {}
-        for number, table in parts:
+        for number, table in self._read_parts(columns=["path"]):
             for path in table.column("path").to_pylist():
                 last[input_key(path)] = number
         sch = schema(self.dim, self.metadata)
-        kept = []
-        for number, table in parts:
-            mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
-            kept.append(table.filter(pa.array(mask)).cast(sch))
-        table = pa.concat_tables(kept) if kept else sch.empty_table()
-        table = table.replace_schema_metadata(sch.metadata)
-        _atomic_write(table, self.out)
+        tmp = self.out.with_name(self.out.name + ".tmp")
+        with pq.ParquetWriter(tmp, sch) as writer:
+            for number, table in self._read_parts():
+                mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
+                writer.write_table(table.filter(pa.array(mask)).cast(sch))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.out)
         shutil.rmtree(self.parts)
-        return table
+        return pq.read_table(self.out, columns=["path", "status"])
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
