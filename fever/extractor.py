@@ -27,7 +27,7 @@ from .track import IoUTracker
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "fever-student-resnet18"
+DEFAULT_MODEL = "fever-student-vgg-s48"
 FACE_MODES = ("auto", "detect", "crop")
 # faces="auto": an image whose longer side is at most this many pixels is taken as a face crop
 # (FER-style datasets: 48-128 px); larger images are searched for faces with MTCNN.

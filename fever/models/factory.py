@@ -57,7 +57,7 @@ def load(
 
     Example::
 
-        model = fever.load("fever-student-resnet18")            # bundled weights
+        model = fever.load("fever-student-vgg-s48")             # bundled weights
         model = fever.load("org/fever-model", revision="v1.0")   # Hub, cached
     """
     return FeverModel.from_pretrained(
