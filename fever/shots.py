@@ -3,7 +3,7 @@ never carries one person's id over to someone else in the next shot.
 
 Each sampled frame becomes a 32x18 gray thumbnail, normalised to zero mean and unit variance (so a
 change of exposure is not a cut); the mean absolute difference to the previous sampled frame is the
-change. On the shared videos, cuts score 0.83-1.32 and motion within a shot at most 0.35 (camera
+change. On the shared videos, cuts score 0.83-1.32 and motion within a shot at most 0.33 (camera
 moves in the Hamilton clip), 0.13 elsewhere: :data:`CUT_THRESHOLD` 0.5 lies between.
 """
 
