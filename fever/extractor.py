@@ -556,18 +556,6 @@ def frame_batches(frames: Iterable["VideoFrame"], size: int, max_pixels: int | N
         yield batch
 
 
-def chunks(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Lists of ``size`` consecutive items (the last one shorter)."""
-    chunk: list[Any] = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 class _NoProgress:
     def update(self, n: int = 1) -> None:
         pass
