@@ -22,11 +22,15 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     progress: dict[str, Any],
     ema: torch.nn.Module | None = None,
+    extra: dict[str, torch.nn.Module] | None = None,
 ) -> None:
-    """``ema``: the moving average of the weights (``torch.optim.swa_utils.AveragedModel``), if any."""
+    """``ema``: the moving average of the weights (``torch.optim.swa_utils.AveragedModel``), if any;
+    ``extra``: modules that only training has (auxiliary heads), saved as ``aux.<name>.*``."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v.detach().contiguous().cpu() for k, v in ema.state_dict().items()})
+    for name, module in (extra or {}).items():
+        tensors.update({f"aux.{name}.{k}": v.detach().contiguous().cpu() for k, v in module.state_dict().items()})
     for i, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
         for key, value in optimizer.state.get(param, {}).items():
             if torch.is_tensor(value):
@@ -37,7 +41,11 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, ema: torch.nn.Module | None = None
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    ema: torch.nn.Module | None = None,
+    extra: dict[str, torch.nn.Module] | None = None,
 ) -> dict[str, Any]:
     with safe_open(str(path), framework="pt") as handle:
         progress = json.loads((handle.metadata() or {})["progress"])
@@ -50,6 +58,12 @@ def load_checkpoint(
                     f"{path} holds no moving average of the weights, but the run keeps one (ema_decay > 0)"
                 )
             ema.load_state_dict(state)
+        for name, module in (extra or {}).items():
+            prefix = f"aux.{name}."
+            state = {k[len(prefix) :]: handle.get_tensor(k) for k in keys if k.startswith(prefix)}
+            if not state:
+                raise ValueError(f"{path} holds no weights for the training head {name!r} that the run has")
+            module.load_state_dict(state)
         if optimizer is not None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             for k in keys:

@@ -50,6 +50,9 @@ class TrainConfig:
     augment: dict[str, Any] = field(default_factory=dict)  # distill.augment.AugmentConfig fields
     kd_weight: float = 0.0  # students: KL to the teachers' mean softened prediction
     kd_temperature: float = 4.0
+    # CE on FER2013's original 7-class labels, from a linear head on the D_face vector that exists
+    # only during training (the saved model keeps the paper's heads); 0 = off
+    fer2013_weight: float = 0.0
     batch_triplets: int = 64  # paper: 64 + 64 (teacher); 36 + 16 + 16 (student)
     batch_labelled: int = 64
     batch_unlabelled: int = 0
@@ -94,6 +97,8 @@ class TrainConfig:
             raise ValueError(f"triplet_source must be 'sampled' or 'batch', not {cfg.triplet_source!r}")
         if not 0.0 <= cfg.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {cfg.ema_decay}")
+        if cfg.fer2013_weight < 0:
+            raise ValueError(f"fer2013_weight must be >= 0, not {cfg.fer2013_weight}")
         cfg.augmentation()  # unknown augmentation keys fail here, before any work
         return cfg
 

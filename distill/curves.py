@@ -9,7 +9,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 PANELS = (
-    ("FER+ valid accuracy, expression head", ("val_accuracy", "val_accuracy_raw")),
+    ("FER+ valid accuracy, expression head", ("val_accuracy", "val_accuracy_raw", "val_fer2013_accuracy")),
     ("FER+ valid triplet accuracy, 32-d head", ("val_triplet_accuracy", "val_triplet_accuracy_raw")),
     ("training loss (epoch mean)", ("train_loss",)),
     ("learning rate (end of epoch)", ("lr",)),
@@ -19,6 +19,7 @@ LEGEND = {
     "val_triplet_accuracy": "EMA weights (kept)",
     "val_accuracy_raw": "raw weights",
     "val_triplet_accuracy_raw": "raw weights",
+    "val_fer2013_accuracy": "FER2013 labels, training head",
 }
 
 

@@ -23,6 +23,7 @@ from .augment import augment_batch, eval_batch, mix_batch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .curves import plot_curves
+from .ferplus import FER2013_CLASSES
 from .loaders import load_source
 from .losses import (
     distillation_target,
@@ -43,6 +44,7 @@ STEP_FIELDS = [
     "rkd_distance",
     "rkd_angle",
     "kd",
+    "fer2013",
     "lr",
     "img_per_s",
     "elapsed_s",
@@ -57,6 +59,7 @@ EPOCH_FIELDS = [
     "val_score",
     "val_accuracy_raw",
     "val_triplet_accuracy_raw",
+    "val_fer2013_accuracy",
     "elapsed_s",
 ]
 # Rounds of in-batch triplet draws before settling for fewer triplets than asked.
@@ -86,6 +89,10 @@ class Trainer:
         self.ddp: torch.nn.Module = self.model
         if self.world > 1:
             self.ddp = torch.nn.parallel.DistributedDataParallel(self.model)
+        # FER2013's own labels through a training-only head: the vector learns what separates them
+        self.fer2013_head: torch.nn.Linear | None = None
+        if cfg.fer2013_weight > 0:
+            self.fer2013_head = torch.nn.Linear(self.model.config.d_face, len(FER2013_CLASSES))
         self.optimizer = torch.optim.SGD(
             self._param_groups(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
         )
@@ -99,6 +106,8 @@ class Trainer:
         self.valid = load_source(cfg.valid_data, "valid", cfg.data_root, self.pre, names)
         self.train_dist = self.train.distributions
         self.labelled = np.flatnonzero(self.train.votes[:, :8].sum(1) > 0)
+        if self.fer2013_head is not None and (self.train.fer2013_label[self.labelled] < 0).all():
+            raise ValueError(f"fer2013_weight > 0, but the training data {cfg.train_data!r} has no FER2013 labels")
         self.val_triplets = sample_triplets(
             self.valid.distributions, cfg.val_triplets, np.random.default_rng(12345), cfg.triplet_rule_margin
         )
@@ -118,16 +127,26 @@ class Trainer:
         }
         self.ckpt = self.out / "checkpoint.safetensors"
         if self.ckpt.exists():
-            self.progress = {**self.progress, **load_checkpoint(self.ckpt, self.model, self.optimizer, self.ema)}
+            self.progress = {
+                **self.progress,
+                **load_checkpoint(self.ckpt, self.model, self.optimizer, self.ema, self.training_heads),
+            }
             self._log(f"resumed from {self.ckpt} at step {self.progress['step']}")
             self._truncate_logs(int(self.progress["step"]))
         (self.out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
 
+    @property
+    def training_heads(self) -> dict[str, torch.nn.Module]:
+        """Heads that only training has: optimised and checkpointed, never saved with the model."""
+        return {"fer2013": self.fer2013_head} if self.fer2013_head is not None else {}
+
     def _param_groups(self) -> list[dict[str, Any]]:
         """With ``decay_norm_and_bias`` off, BatchNorm weights and biases are not decayed (1-d tensors)."""
-        if self.cfg.decay_norm_and_bias:
-            return [{"params": list(self.model.parameters())}]
         params = list(self.model.parameters())
+        for head in self.training_heads.values():
+            params += list(head.parameters())
+        if self.cfg.decay_norm_and_bias:
+            return [{"params": params}]
         return [
             {"params": [p for p in params if p.ndim > 1]},
             {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
@@ -156,21 +175,37 @@ class Trainer:
             out.append(self.labelled[perm[offset]])
         return np.asarray(out)
 
+    def _fer2013_targets(self, lab: np.ndarray) -> torch.Tensor:
+        """One-hot FER2013 labels of faces ``lab`` (all-zero rows where the label is unknown)."""
+        labels = torch.from_numpy(self.train.fer2013_label[lab])
+        onehot = torch.zeros(len(lab), len(FER2013_CLASSES))
+        known = labels >= 0
+        onehot[known, labels[known]] = 1.0
+        return onehot
+
     def batch(self, step: int) -> dict[str, Any]:
         """Every random choice of step ``step`` comes from (seed, step): resume is exact."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, step])
         sl = slice(self.rank, None, self.world)  # each DDP rank takes its share of every part
+        n_classes = self.train_dist.shape[1]
+        y13: torch.Tensor | None = None
         if cfg.triplet_source == "batch":
             lab = self._labelled_indices(step, cfg.batch_labelled)
             x = augment_batch(self.train.images[lab], self.pre, rng, self.aug)
-            x, y = mix_batch(x, torch.from_numpy(self.train_dist[lab]), rng, self.aug)
+            y = torch.from_numpy(self.train_dist[lab])
+            if self.fer2013_head is not None:  # mixed with the same weights as the votes
+                y = torch.cat([y, self._fer2013_targets(lab)], 1)
+            x, y = mix_batch(x, y, rng, self.aug)
             x, y = x[sl], y[sl]
+            if self.fer2013_head is not None:
+                y, y13 = y[:, :n_classes], y[:, n_classes:]
             # the vote-triplet rule applied to the batch's own (possibly mixed) vote distributions
             trip = sample_triplets(
                 y.numpy(), cfg.batch_triplets, rng, cfg.triplet_rule_margin, max_rounds=BATCH_TRIPLET_ROUNDS
             )
             parts = {"x_trip": x[:0], "x_lab": x, "y": y, "batch_triplets": torch.from_numpy(trip)}
+            parts["y_fer2013"] = y13
         else:
             trip = sample_triplets(self.train_dist, cfg.batch_triplets, rng, cfg.triplet_rule_margin)
             lab = self._labelled_indices(step, cfg.batch_labelled)
@@ -185,6 +220,7 @@ class Trainer:
                 "x_lab": x[n_t:][sl],
                 "y": y[sl],
                 "batch_triplets": None,
+                "y_fer2013": self._fer2013_targets(lab)[sl] if self.fer2013_head is not None else None,
             }
         parts["x_unl"] = parts["x_lab"][:0]
         if self.unlabelled is not None:
@@ -225,6 +261,10 @@ class Trainer:
         l_ce = soft_cross_entropy(out.logits[n_t : n_t + n_l], b["y"])
         loss = l_trip + cfg.alpha * l_ce
         parts = {"triplet": l_trip.item(), "ce": l_ce.item(), "rkd_distance": 0.0, "rkd_angle": 0.0, "kd": 0.0}
+        if self.fer2013_head is not None:
+            l_13 = self._fer2013_loss(out.embedding[n_t : n_t + n_l], b["y_fer2013"])
+            loss = loss + cfg.fer2013_weight * l_13
+            parts["fer2013"] = l_13.item()
         if self.teachers:
             with torch.no_grad(), self.autocast():
                 outputs = [t(self._resize_for(t, x)) for t in self.teachers]
@@ -240,12 +280,28 @@ class Trainer:
                 parts["kd"] = l_kd.item()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world > 1:  # DDP averages the model's gradients; training heads are averaged here
+            for head in self.training_heads.values():
+                for p in head.parameters():
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= self.world
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         parts["loss"] = loss.item()
         parts["lr"] = lr
         return parts
+
+    def _fer2013_loss(self, embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Soft CE of the training-only FER2013 head, over the faces whose label is known."""
+        assert self.fer2013_head is not None
+        rows = target.sum(1) > 0
+        if not rows.any():
+            return embedding.sum() * 0
+        self.fer2013_head.train()
+        h = F.dropout(embedding[rows].float(), p=self.model.config.dropout, training=True)
+        return soft_cross_entropy(self.fer2013_head(h), target[rows])
 
     @staticmethod
     def _resize_for(teacher: FeverModel, x: torch.Tensor) -> torch.Tensor:
@@ -265,18 +321,25 @@ class Trainer:
     def validate(self, model: FeverModel | None = None) -> dict[str, float]:
         model = model or self.kept_model
         model.eval()
-        sims, logits = [], []
+        sims, logits, embeddings = [], [], []
         for i in range(0, len(self.valid.images), 256):
             x = eval_batch(self.valid.images[i : i + 256], self.pre).contiguous(memory_format=torch.channels_last)
             with self.autocast():
                 o = model(x)
             sims.append(F.normalize(o.similarity.float(), dim=1))
             logits.append(o.logits.float())
+            embeddings.append(o.embedding.float())
         major = self.valid.majority
         pred = torch.cat(logits).argmax(1).numpy()
         acc = float((pred[major >= 0] == major[major >= 0]).mean())
         trip = triplet_accuracy(torch.cat(sims).numpy(), self.val_triplets)
-        return {"val_accuracy": acc, "val_triplet_accuracy": trip, "val_score": (acc + trip) / 2}
+        metrics = {"val_accuracy": acc, "val_triplet_accuracy": trip, "val_score": (acc + trip) / 2}
+        if self.fer2013_head is not None:
+            self.fer2013_head.eval()
+            labels = self.valid.fer2013_label
+            pred13 = self.fer2013_head(torch.cat(embeddings)).argmax(1).numpy()
+            metrics["val_fer2013_accuracy"] = float((pred13[labels >= 0] == labels[labels >= 0]).mean())
+        return metrics
 
     # -- the loop --------------------------------------------------------------------------------------
     def _log(self, msg: str) -> None:
@@ -284,10 +347,14 @@ class Trainer:
             print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     def _append_csv(self, name: str, fields: list[str], row: dict[str, Any]) -> None:
+        """Append one row; a file that exists keeps its own columns (a run resumed by newer code)."""
         if self.rank != 0:
             return
         path = self.out / name
         new = not path.exists()
+        if not new:
+            with path.open(newline="") as fh:
+                fields = next(csv.reader(fh), fields)
         with path.open("a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
             if new:
@@ -312,7 +379,7 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         if self.rank == 0:
-            save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress, self.ema)
+            save_checkpoint(self.ckpt, self.model, self.optimizer, self.progress, self.ema, self.training_heads)
 
     def _end_of_epoch(self, step: int, elapsed: float, lr: float) -> None:
         metrics = self.validate()
@@ -417,6 +484,8 @@ class Trainer:
         import hashlib
 
         params = dict(self.model.named_parameters())
+        for name, head in self.training_heads.items():
+            params.update({f"aux.{name}.{k}": v for k, v in head.named_parameters()})
         digest = hashlib.sha256(
             b"".join(params[k].detach().cpu().contiguous().numpy().tobytes() for k in sorted(params))
         ).hexdigest()

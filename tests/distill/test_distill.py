@@ -1,5 +1,6 @@
 """Training pieces of DeepFEVER: the triplet rule, the losses, and exact resume."""
 
+import csv
 import json
 
 import numpy as np
@@ -145,8 +146,9 @@ def test_student_distils_from_two_teachers(tmp_path, datasets):
         max_steps=2,
     )
     Trainer(cfg).run()
-    rows = (tmp_path / "run" / "steps.csv").read_text().splitlines()[1:]
-    rkd_d = [float(r.split(",")[5]) for r in rows]
+    with (tmp_path / "run" / "steps.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    rkd_d = [float(r["rkd_distance"]) for r in rows]
     assert len(rows) == 2 and all(v > 0 for v in rkd_d)
     best = fever.load(tmp_path / "run" / "best")
     assert best.config.distill_dim == 80 and best.config.preprocess.input_size == 48  # teachers run at 64 px
@@ -239,7 +241,8 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path, datasets):
 
     from tests.helpers import ROOT
 
-    cfg = _tiny(tmp_path, datasets, max_steps=3, threads=1).to_dict()
+    # the training-only FER2013 head is averaged across ranks by hand: it is in the digest too
+    cfg = _tiny(tmp_path, datasets, max_steps=3, threads=1, fer2013_weight=0.5).to_dict()
     config = tmp_path / "ddp.json"
     config.write_text(json.dumps(cfg))
     cmd = [
@@ -364,8 +367,8 @@ def test_scratch_recipe_resumes_exactly_with_ema(tmp_path, datasets):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     ema_w = wa["ema.module.project.0.weight"]
     assert not torch.equal(ema_w, wa["model.project.0.weight"])  # the average lags the raw weights
-    rows = (tmp_path / "a" / "run" / "steps.csv").read_text().splitlines()[1:]
-    lrs = [float(r.split(",")[8]) for r in rows]
+    with (tmp_path / "a" / "run" / "steps.csv").open() as fh:
+        lrs = [float(r["lr"]) for r in csv.DictReader(fh)]
     assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs)  # warm-up from lr/25
 
 
@@ -391,3 +394,63 @@ def test_trainer_plots_curves(tmp_path, datasets):
     assert epochs[0].startswith("epoch,step,lr,train_loss,val_accuracy") and len(epochs) == 2
     png = plot_curves(tmp_path / "run")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fer2013_head_trains_resumes_exactly_and_stays_out_of_the_model(tmp_path, datasets):
+    recipe = dict(
+        phase="student",
+        distill=False,
+        overrides={"d_face": 32},
+        triplet_source="batch",
+        batch_labelled=16,
+        batch_triplets=16,
+        epochs=2,
+        fer2013_weight=0.5,
+        augment={"mixup": 0.2, "mix_prob": 1.0},  # the FER2013 one-hots are mixed with the votes
+        plot=False,
+    )
+    straight = Trainer(_tiny(tmp_path / "a", datasets, max_steps=4, **recipe)).run()
+    Trainer(_tiny(tmp_path / "b", datasets, max_steps=2, **recipe)).run()
+    resumed = Trainer(_tiny(tmp_path / "b", datasets, max_steps=4, **recipe)).run()
+    assert straight["step"] == resumed["step"] == 4
+    wa, wb = (
+        _weights(tmp_path / "a" / "run" / "checkpoint.safetensors"),
+        _weights(tmp_path / "b" / "run" / "checkpoint.safetensors"),
+    )
+    assert wa["aux.fer2013.weight"].shape == (7, 32) and wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    with (tmp_path / "a" / "run" / "steps.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    losses = [float(r["fer2013"]) for r in rows]
+    assert len(losses) == 4 and all(0 < v < 5 for v in losses)  # about ln 7 = 1.95 at the start
+    with (tmp_path / "a" / "run" / "epochs.csv").open() as fh:
+        epoch = list(csv.DictReader(fh))[-1]
+    assert 0.0 <= float(epoch["val_fer2013_accuracy"]) <= 1.0
+    saved = _weights(tmp_path / "a" / "run" / "best" / "model.safetensors")
+    assert not any("fer2013" in k for k in saved)  # the shipped model keeps the paper's heads
+
+
+def test_fer2013_head_needs_fer2013_labels(tmp_path, datasets):
+    folder = tmp_path / "faces" / "happiness"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((48, 48), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    cfg = _tiny(tmp_path, datasets, train_data=f"folder:{tmp_path / 'faces'}", fer2013_weight=1.0)
+    with pytest.raises(ValueError, match="has no FER2013 labels"):
+        Trainer(cfg)
+    with pytest.raises(ValueError, match="fer2013_weight must be >= 0"):
+        TrainConfig.from_dict({"fer2013_weight": -1})
+
+
+def test_a_resumed_run_keeps_the_columns_its_logs_started_with(tmp_path, datasets):
+    """Newer code may log more columns; rows appended to an older log follow that log's header."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "steps.csv").write_text("step,epoch,loss\n")
+    Trainer(_tiny(tmp_path, datasets, max_steps=1, plot=False)).run()
+    with (run / "steps.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["step", "epoch", "loss"] and len(rows) == 2 and len(rows[1]) == 3
+    assert rows[1][0] == "1"
