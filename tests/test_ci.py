@@ -18,9 +18,7 @@ def _ci_line(prefix: str) -> str:
 def test_ci_test_command_runs_in_the_ci_venv() -> None:
     """The README's command names `.venv/bin/`; CI must strip every one, or it runs a missing venv."""
     script = _ci_line("test_command=") + '\nprintf "%s" "$test_command"'
-    command = subprocess.run(
-        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    command = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert ".venv/" not in command
     assert command.startswith("pip install -c .ci/constraints.txt")
     assert command.endswith("python -m pytest")
