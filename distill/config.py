@@ -31,6 +31,7 @@ class TrainConfig:
     phase: str = "teacher"  # teacher | student
     model: str = "fever-teacher-112"
     overrides: dict[str, Any] = field(default_factory=dict)
+    init_from: str = ""  # a model (folder, preset or Hub id) of the same architecture whose weights start the run
     out: str = "runs/teacher-256"
     data_root: str = field(default_factory=default_data_root)
     train_data: str = "ferplus"  # ferplus | folder:PATH | csv:FILE (distill.loaders)

@@ -84,6 +84,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
         self.model: FeverModel = fever.create_model(cfg.model, **cfg.overrides)
+        if cfg.init_from:
+            self._init_from(cfg.init_from)
         self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.pre = self.model.config.preprocess
         self.ddp: torch.nn.Module = self.model
@@ -134,6 +136,19 @@ class Trainer:
             self._log(f"resumed from {self.ckpt} at step {self.progress['step']}")
             self._truncate_logs(int(self.progress["step"]))
         (self.out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+    def _init_from(self, source: str) -> None:
+        """Start from trained weights of the same architecture (a resumed run then loads its checkpoint)."""
+        start = fever.load(source).state_dict()
+        own = self.model.state_dict()
+        wrong = sorted(k for k in own if k not in start or start[k].shape != own[k].shape)
+        extra = sorted(set(start) - set(own))
+        if wrong or extra:
+            raise ValueError(
+                f"init_from {source!r} is not a {self.cfg.model} with these overrides: "
+                f"{len(wrong) + len(extra)} tensors missing, extra or shaped otherwise (first: {(wrong or extra)[0]})"
+            )
+        self.model.load_state_dict({k: v.to(own[k].dtype) for k, v in start.items()})
 
     @property
     def training_heads(self) -> dict[str, torch.nn.Module]:

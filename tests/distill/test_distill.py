@@ -454,3 +454,13 @@ def test_a_resumed_run_keeps_the_columns_its_logs_started_with(tmp_path, dataset
         rows = list(csv.reader(fh))
     assert rows[0] == ["step", "epoch", "loss"] and len(rows) == 2 and len(rows[1]) == 3
     assert rows[1][0] == "1"
+
+
+def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(tmp_path, datasets):
+    source = fever.create_model("fever-student-vgg-s48", d_face=32, distill_dim=0, name="start")
+    folder = source.save_pretrained(tmp_path / "start")
+    trainer = Trainer(_tiny(tmp_path, datasets, init_from=str(folder)))
+    start = source.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in trainer.model.state_dict().items())
+    with pytest.raises(ValueError, match="init_from .* is not a fever-student-vgg-s48 with these overrides"):
+        Trainer(_tiny(tmp_path / "other", datasets, init_from=str(folder), overrides={"d_face": 16}))
