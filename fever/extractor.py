@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from . import limits
 from .align import crop_face
+from .appearance import MIN_SIMILARITY, appearance
 from .detect import FaceFollower, clip_box
 from .device import autocast_for, resolve_device
 from .errors import FeverError, InputError
@@ -350,6 +351,7 @@ class Extractor:
         normalize: bool = False,
         track_iou: float = 0.3,
         max_gap: int = 10,
+        track_similarity: float = MIN_SIMILARITY,
         show_progress_bar: bool | None = None,
         input_index: int = 0,
         detect_every: int = 1,
@@ -357,7 +359,8 @@ class Extractor:
     ) -> Extraction:
         """Per-frame, per-face rows of a video, with frame index, timestamp and a track id.
 
-        Tracks end at shot changes; tracks seen on fewer than ``min_track_frames`` sampled frames
+        Tracks end at shot changes, and a face joins a track only if it also looks like the track's
+        last face (:mod:`fever.appearance`); tracks seen on fewer than ``min_track_frames`` sampled frames
         are dropped: on the shared videos every such track was a false face (hair, a hand, a dark
         background scoring 0.90-0.96) and every real face was tracked for 20 frames or more.
 
@@ -377,6 +380,7 @@ class Extractor:
             batch_size: frames detected and faces embedded per step.
             normalize: L2-normalise the vectors.
             track_iou, max_gap: the tracker's overlap threshold and how many frames a track may miss.
+            track_similarity: how alike (colour histograms, 0-1) a face must look to join a track; 0 = IoU alone.
             show_progress_bar: a tqdm bar.
             input_index: the ``input_index`` the rows carry.
             detect_every: full detection on every k-th sampled frame.
@@ -399,6 +403,7 @@ class Extractor:
                 detect_every=detect_every,
                 track_iou=track_iou,
                 max_gap=max_gap,
+                track_similarity=track_similarity,
                 input_index=input_index,
                 normalize=normalize,
             ):
@@ -438,6 +443,7 @@ class Extractor:
         detect_every: int = 1,
         track_iou: float = 0.3,
         max_gap: int = 10,
+        track_similarity: float = MIN_SIMILARITY,
         input_index: int = 0,
         normalize: bool = False,
     ) -> Iterator[tuple[list["VideoFrame"], Extraction]]:
@@ -450,12 +456,13 @@ class Extractor:
         Args:
             frames: decoded frames (``fever.io.video.iter_video_frames``).
             source: the name the rows carry.
-            batch_size, detect_every, track_iou, max_gap, input_index, normalize: as in :meth:`extract_video`.
+            batch_size, detect_every, track_iou, max_gap, track_similarity, input_index, normalize: as in
+                :meth:`extract_video`.
 
         Yields:
             ``(chunk, extraction)``: the frames of the chunk and the faces found in them.
         """
-        tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap)
+        tracker = IoUTracker(min_iou=track_iou, max_gap=max_gap, min_similarity=track_similarity)
         follow = FaceFollower(self.detector, detect_every)
         shots = ShotDetector()
         for chunk in frame_batches(frames, batch_size):
@@ -465,9 +472,11 @@ class Extractor:
             for frame, dets, cut in zip(chunk, found, cuts):
                 if cut:  # a new shot: no track carries over (one track = one person)
                     tracker.cut()
-                ids = tracker.update(np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32))
+                faces = [crop_face(frame.array, d.box, d.landmarks, self.preprocess) for d in dets]
+                boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4), np.float32)
+                ids = tracker.update(boxes, [appearance(c) for c in faces])
+                crops += faces
                 for face_no, (det, track) in enumerate(zip(dets, ids)):
-                    crops.append(crop_face(frame.array, det.box, det.landmarks, self.preprocess))
                     rows.append(
                         Row(
                             input_index,

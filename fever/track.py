@@ -3,7 +3,11 @@ so that temporal probes get one sequence per person."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+from .appearance import MIN_SIMILARITY, similarity
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -23,13 +27,17 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class IoUTracker:
     """Greedy matching of each frame's boxes to live tracks by IoU, best pairs first.
 
-    A track that is not matched for more than ``max_gap`` processed frames ends; an unmatched box
-    starts a new track.
+    A box joins a track only if it overlaps the track's last box by ``min_iou`` and, when looks
+    are given (:func:`fever.appearance.appearance`), the face looks like the track's last face
+    (similarity >= ``min_similarity``). A track that is not matched for more than ``max_gap``
+    processed frames ends; an unmatched box starts a new track.
     """
 
-    def __init__(self, min_iou: float = 0.3, max_gap: int = 10) -> None:
+    def __init__(self, min_iou: float = 0.3, max_gap: int = 10, min_similarity: float = MIN_SIMILARITY) -> None:
         self.min_iou = min_iou
         self.max_gap = max_gap
+        self.min_similarity = min_similarity
+        self._looks: dict[int, np.ndarray] = {}
         self._boxes: dict[int, np.ndarray] = {}
         self._last_seen: dict[int, int] = {}
         self._next_id = 0
@@ -39,8 +47,10 @@ class IoUTracker:
         """The shot changed: every live track ends, the faces of the next frame start new ones."""
         self._last_seen.clear()
 
-    def update(self, boxes: np.ndarray) -> list[int]:
-        """Boxes of the next processed frame -> their track ids."""
+    def update(self, boxes: np.ndarray, looks: Sequence[np.ndarray] | None = None) -> list[int]:
+        """Boxes of the next processed frame (and the looks of their faces) -> their track ids."""
+        if looks is not None and len(looks) != len(boxes):
+            raise ValueError(f"{len(boxes)} boxes but {len(looks)} looks")
         self._step += 1
         live = [t for t, seen in self._last_seen.items() if self._step - seen <= self.max_gap + 1]
         ids = [-1] * len(boxes)
@@ -50,7 +60,7 @@ class IoUTracker:
                 i, j = np.unravel_index(flat, overlap.shape)
                 if overlap[i, j] < self.min_iou:
                     break
-                if ids[i] == -1 and live[j] not in ids:
+                if ids[i] == -1 and live[j] not in ids and self._alike(live[j], looks, i):
                     ids[i] = live[j]
         for i, box in enumerate(boxes):
             if ids[i] == -1:
@@ -58,4 +68,12 @@ class IoUTracker:
                 self._next_id += 1
             self._boxes[ids[i]] = np.asarray(box, np.float32)
             self._last_seen[ids[i]] = self._step
+            if looks is not None:
+                self._looks[ids[i]] = looks[i]
         return ids
+
+    def _alike(self, track: int, looks: Sequence[np.ndarray] | None, i: int) -> bool:
+        """Whether face ``i`` looks like the track's last face (True when either look is unknown)."""
+        if looks is None or track not in self._looks:
+            return True
+        return similarity(self._looks[track], looks[i]) >= self.min_similarity

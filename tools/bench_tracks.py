@@ -3,7 +3,10 @@
 For each video: the cuts found (frame and change score) and the largest change within a shot; the
 rows and tracks of full detection (every frame), the tracks shorter than ``--min-track-frames``
 (dropped by default: on the shared videos they are false faces), and the same with key-frame
-detection (``--detect-every``): what the faster mode keeps.
+detection (``--detect-every``): what the faster mode keeps. Then the looks of faces
+(:mod:`fever.appearance`) in consecutive frames whose boxes overlap: the least alike pair within a
+shot (a track must not break there) and the most alike pair across a cut (one it must not join),
+which is where ``fever.appearance.MIN_SIMILARITY`` comes from.
 """
 
 from __future__ import annotations
@@ -17,6 +20,30 @@ from typing import Any
 
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
+
+
+def look_similarities(path: Path, extractor: Any, min_iou: float = 0.3, batch: int = 16) -> dict[str, list[float]]:
+    """Similarity of the looks of overlapping faces in consecutive frames, within shots and across cuts."""
+    from fever.align import crop_face
+    from fever.appearance import appearance, similarity
+    from fever.io.video import iter_video_frames
+    from fever.shots import ShotDetector
+    from fever.track import iou
+
+    shots = ShotDetector()
+    out: dict[str, list[float]] = {"within": [], "across": []}
+    previous: list[tuple[Any, Any]] = []
+    frames = iter_video_frames(path)
+    while chunk := [f.array for _, f in zip(range(batch), frames)]:
+        for array, dets in zip(chunk, extractor.detector.detect(chunk)):
+            kind = "across" if shots.is_cut(array) else "within"
+            faces = [(d.box, appearance(crop_face(array, d.box, d.landmarks, extractor.preprocess))) for d in dets]
+            for box, look in faces:
+                for old_box, old_look in previous:
+                    if iou(box[None], old_box[None])[0, 0] >= min_iou:
+                        out[kind].append(round(similarity(look, old_look), 4))
+            previous = faces
+    return out
 
 
 def measure(path: Path, extractor: Any, detect_every: int, min_track_frames: int) -> dict[str, Any]:
@@ -36,6 +63,7 @@ def measure(path: Path, extractor: Any, detect_every: int, min_track_frames: int
     fast = extractor.extract_video(path, detect_every=detect_every, min_track_frames=min_track_frames)
     fast_s = time.perf_counter() - started
     fast_tracks = Counter(r.track for r in fast.rows if r.status == "ok")
+    looks = look_similarities(path, extractor)
     return {
         "video": path.name,
         "frames": len(changes),
@@ -51,6 +79,9 @@ def measure(path: Path, extractor: Any, detect_every: int, min_track_frames: int
         "keyframe_tracks": len(fast_tracks),
         "full_frames_per_s": round(len(changes) / full_s, 1),
         "keyframe_frames_per_s": round(len(changes) / fast_s, 1),
+        "overlapping_pairs_within_shots": len(looks["within"]),
+        "least_alike_within_a_shot": min(looks["within"], default=None),
+        "most_alike_across_a_cut": max(looks["across"], default=None),
     }
 
 
@@ -76,17 +107,23 @@ class TracksCommand(Command):
         print(
             "| video | frames | cuts (frame: change) | largest change in a shot | rows / tracks, full detection | "
             f"tracks < {args.min_track_frames} frames (rows) | kept rows / tracks | rows / tracks, "
-            f"detect_every {args.detect_every} | frames/s full / key-frame |"
+            f"detect_every {args.detect_every} | frames/s full / key-frame | "
+            "look similarity: least alike within a shot / most alike across a cut |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             cuts = ", ".join(f"{i}: {c}" for i, c in r["cuts"]) or "none"
             print(
                 f"| {r['video']} | {r['frames']} | {cuts} | {r['largest_change_within_a_shot']} | "
                 f"{r['full_rows']} / {r['full_tracks']} | {r['short_tracks']} ({r['short_track_rows']}) | "
                 f"{r['kept_rows']} / {r['kept_tracks']} | {r['keyframe_rows']} / {r['keyframe_tracks']} | "
-                f"{r['full_frames_per_s']} / {r['keyframe_frames_per_s']} |"
+                f"{r['full_frames_per_s']} / {r['keyframe_frames_per_s']} | "
+                f"{_fmt(r['least_alike_within_a_shot'])} / {_fmt(r['most_alike_across_a_cut'])} |"
             )
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))
         return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -24,6 +24,8 @@ def test_tracks_benchmark_reports_cuts_and_tracks(tiny_model_dir, videos, tmp_pa
     assert row["video"] == "single_face.mp4" and row["frames"] == 72 and row["cuts"] == []
     assert row["full_tracks"] == 1 and row["short_tracks"] == 0 and row["full_rows"] == row["kept_rows"] == 72
     assert 0 < row["keyframe_rows"] <= 72 and row["largest_change_within_a_shot"] < 0.5
+    assert row["overlapping_pairs_within_shots"] == 71 and row["most_alike_across_a_cut"] is None
+    assert 0.5 < row["least_alike_within_a_shot"] <= 1.0  # one face, frame after frame
     assert "| single_face.mp4 | 72 | none |" in capsys.readouterr().out
 
 
