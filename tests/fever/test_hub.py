@@ -265,3 +265,26 @@ def test_preprocessing_settings_are_checked_when_made():
     with pytest.raises(ValueError, match="interpolation must be"):
         PreprocessConfig(interpolation="lanczos9")
     assert PreprocessConfig(input_size=48, margin=-0.05).margin == -0.05
+
+
+def test_cli_without_network_says_it_once(tmp_path):
+    """A user without network and without HF_HUB_OFFLINE sees one clear error line, printed once,
+    naming the repo and what to do; no retry warnings, no line twice (issue 17)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT, SAMPLES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT="http://127.0.0.1:9", OMP_NUM_THREADS="1")
+    out = tmp_path / "v.parquet"
+    cmd = [sys.executable, "-m", "fever.cli.embed", str(SAMPLES), "--model", "fever-org/absent", "--out", str(out)]
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and not out.exists()
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), run.stderr
+    errors = [line for line in lines if "fever-org/absent" in line]
+    assert len(errors) == 1 and "the Hugging Face Hub cannot be reached" in errors[0], run.stderr
+    assert "hf download fever-org/absent" in errors[0] and "huggingface-cli" not in run.stderr
+    assert "retry" not in run.stderr.lower() and "offline mode" not in run.stderr.lower()
