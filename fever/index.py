@@ -484,9 +484,11 @@ class Index:
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
-        os.replace(tmp, target)  # a process killed just before this leaves the previous index in `old`
+        os.replace(tmp, target)  # killed just before this, the previous index waits in `old`: load() restores it
         if old is not None:
             shutil.rmtree(old)
+        for stale in _interrupted_saves(target):  # earlier saves killed between the renames
+            shutil.rmtree(stale, ignore_errors=True)
         return target
 
     @classmethod
@@ -503,13 +505,12 @@ class Index:
 
         folder = Path(folder)
         if not folder.is_dir():
-            left = sorted(folder.parent.glob(f".{folder.name}.old-*"))
-            if left:
-                raise FeverIndexError(
-                    f"{folder}: missing: a save that replaced it was interrupted; the previous index is intact "
-                    f"in {left[-1]} (rename it to {folder.name} to use it)"
-                )
-            raise FeverIndexError(f"{folder}: no such index folder")
+            left = _interrupted_saves(folder)
+            if not left:
+                raise FeverIndexError(f"{folder}: no such index folder")
+            # a save was killed between its two renames: the previous index is whole in its backup
+            os.replace(left[-1], folder)
+            logger.warning("%s: a save that replaced it was interrupted; the previous index is restored", folder)
         for name in (MANIFEST_FILE, INDEX_FILE, IDS_FILE):
             if not (folder / name).is_file():
                 raise FeverIndexError(f"{folder / name}: missing; the index folder is incomplete (build it again)")
@@ -570,6 +571,31 @@ def _is_vector_array(queries: Any) -> bool:
     """1-D and 2-D float arrays are vectors (their dimension is then checked); anything else,
     including uint8 arrays and lists of paths, is taken as images."""
     return isinstance(queries, np.ndarray) and queries.dtype.kind == "f" and queries.ndim in (1, 2)
+
+
+def _interrupted_saves(target: Path) -> list[Path]:
+    """Backups that :meth:`Index.save` left when its process died between its two renames, oldest first.
+
+    A backup whose process is still alive belongs to a save in progress and is not listed.
+    """
+    found = []
+    for path in target.parent.glob(f".{target.name}.old-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not saving while it loads
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sha256(path: Path) -> str:

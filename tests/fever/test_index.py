@@ -1,6 +1,7 @@
 """fever.Index: exact and compressed search, incremental add, safe save/load, clear errors."""
 
 import json
+import shutil
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -241,7 +242,6 @@ def test_the_manifest_never_chooses_what_is_read(clustered, tmp_path):
     """Hostile manifests and files fail at once with FeverIndexError: no hang on /dev/zero, no file
     outside the folder, no skipped verification, no raw faiss error."""
     import hashlib
-    import shutil
 
     x, _ = clustered
     good = Index.build(x[:50]).save(tmp_path / "good")
@@ -271,6 +271,26 @@ def test_the_manifest_never_chooses_what_is_read(clustered, tmp_path):
 
     with pytest.raises(FeverIndexError, match="cannot read the index files"):
         Index.load(variant("truncated", truncate))
-    shutil.move(good, tmp_path / ".good.old-123")  # killed between the two renames of save
-    with pytest.raises(FeverIndexError, match="a save that replaced it was interrupted; the previous index is intact"):
-        Index.load(tmp_path / "good")
+
+
+def test_a_save_killed_between_its_renames_loses_nothing(tmp_path, clustered, caplog):
+    """Index.save moves the old folder aside, then the new one in: killed in between, the target is
+    missing. load() restores the previous index from its backup; the next save clears such leftovers."""
+    import subprocess
+    import sys
+
+    x, _ = clustered
+    index = Index.build(x)
+    folder = index.save(tmp_path / "idx")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    backup = tmp_path / f".idx.old-{int(dead.stdout)}"
+    shutil.move(folder, backup)  # the state a save killed between its two renames leaves
+    with caplog.at_level("WARNING"):
+        restored = Index.load(tmp_path / "idx")
+    assert "a save that replaced it was interrupted; the previous index is restored" in caplog.text
+    assert (tmp_path / "idx").is_dir() and not backup.exists() and len(restored) == len(x)
+    shutil.copytree(tmp_path / "idx", backup)  # a leftover beside a whole index
+    index.save(tmp_path / "idx")
+    assert not backup.exists() and len(Index.load(tmp_path / "idx")) == len(x)
+    with pytest.raises(FeverIndexError, match="no such index folder"):
+        Index.load(tmp_path / "nothing")
