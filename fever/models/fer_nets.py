@@ -51,9 +51,11 @@ class BasicBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        # BatchNorm starts at weight 1. Zero-init of this last BN (Goyal et al. 2017) starts every block
+        # as the identity, but then no convolution of a block gets a gradient until its BN weight has
+        # grown; from scratch on FER+ that run stayed at the class prior for 3 epochs (cross-entropy
+        # 1.71 over 660 steps) where weight 1 learnt at once (1.52 after 200 steps).
         self.bn2 = nn.BatchNorm2d(out_channels)
-        # zero-init of the last BN: every block starts as the identity (Goyal et al. 2017)
-        nn.init.zeros_(self.bn2.weight)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:

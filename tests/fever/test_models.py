@@ -93,3 +93,15 @@ def test_vggface2_uses_a_converted_safetensors_copy(tmp_path, monkeypatch):
     )
     model = fever.create_model("deepfever-teacher-256", backbone_weights="vggface2")
     assert torch.equal(model.trunk.conv2d_1a.conv.weight, source.conv2d_1a.conv.weight)
+
+
+@pytest.mark.parametrize("name", ["fever-teacher-resnet18-48", "fever-teacher-vgg13-48", "fever-student-vgg-s48"])
+def test_every_convolution_of_a_fresh_48px_network_learns_from_the_first_step(name):
+    """From random weights, a layer that gets no gradient cannot start learning: a zero-initialised
+    BatchNorm at the end of each residual block kept ResNet-18 at the class prior for 3 epochs."""
+    torch.manual_seed(0)
+    model = fever.create_model(name)
+    out = model(torch.randn(8, 3, 48, 48))
+    torch.nn.functional.cross_entropy(out.logits, torch.arange(8)).backward()
+    silent = [n for n, p in model.named_parameters() if p.ndim == 4 and p.grad.abs().max() == 0]
+    assert silent == []
