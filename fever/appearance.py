@@ -4,8 +4,10 @@ IoU alone cannot tell that the face in a box is someone else (a missed cut, two 
 Each face crop becomes per-channel colour histograms; two looks are compared with the
 Bhattacharyya coefficient (1 = the same colours, 0 = none in common). Expression, pose and small
 lighting changes move colours little; another person (skin, hair, light on a stage or in the
-audience) moves them a lot. :data:`MIN_SIMILARITY` is measured on the shared videos with
-``fever-bench tracks``.
+audience) moves them a lot. Measured on the shared videos with ``fever-bench tracks``: overlapping
+faces of consecutive frames within a shot are 0.978-0.997 alike, the performer and the audience
+member on either side of the Hamilton clip's cut at frame 211 are 0.720 alike; :data:`MIN_SIMILARITY`
+0.85 lies between.
 """
 
 from __future__ import annotations
