@@ -125,7 +125,7 @@ class CropsCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks`` and ``nets``.
+    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks``, ``nets`` and ``memory``.
 
     Args:
         argv: the arguments (default: the command line).
@@ -133,11 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code: 0 success, 1 could not run (the message says why), 130 interrupted.
     """
+    from .bench_memory import MemoryCommand
     from .bench_nets import NetsCommand
     from .bench_suite import SuiteCommand
     from .bench_tracks import TracksCommand
 
-    return run("fever-bench", __doc__, [CropsCommand(), SuiteCommand(), TracksCommand(), NetsCommand()], argv)
+    return run(
+        "fever-bench", __doc__, [CropsCommand(), SuiteCommand(), TracksCommand(), NetsCommand(), MemoryCommand()], argv
+    )
 
 
 if __name__ == "__main__":

@@ -40,3 +40,18 @@ def test_nets_benchmark_measures_each_preset(tmp_path, capsys):
     assert row["model"] == "fever-student-vgg-s48" and row["input"] == 48 and row["parameters_m"] == 1.27
     assert row["infer_crops_per_s"] > 0 and row["train_images_per_s"] > 0
     assert "| fever-student-vgg-s48 | 48 px | 1.27 M |" in capsys.readouterr().out
+
+
+def test_memory_benchmark_scales_a_clip_and_reports_the_child_peak(tiny_model_dir, videos, tmp_path, capsys):
+    import json
+
+    from tools.bench import main
+
+    out = tmp_path / "memory.json"
+    args = ["memory", "--size", "320x180", "--frames", "6", "--model", str(tiny_model_dir), "--json", str(out)]
+    assert main(args + ["--threads", "1"]) == 0
+    r = json.loads(out.read_text())
+    assert r["size"] == "320x180" and r["frames"] == 6 and r["source"] == "single_face.mp4"
+    assert r["rows"] == 6  # one face per frame
+    assert 100 < r["peak_mb"] < 3 * 1024 and r["under_target"] is True  # a Python with torch: over 100 MB
+    assert "| 320x180 from single_face.mp4 | 6 |" in capsys.readouterr().out
