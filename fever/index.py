@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
+from .processes import pid_alive
 from .result import STATUS_OK
 
 logger = logging.getLogger(__name__)
@@ -581,21 +582,10 @@ def _interrupted_saves(target: Path) -> list[Path]:
     found = []
     for path in target.parent.glob(f".{target.name}.old-*"):
         pid = path.name.rsplit("-", 1)[-1]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        # this process is not saving while it loads
+        if path.is_dir() and pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
             found.append(path)
     return sorted(found, key=lambda p: p.stat().st_mtime)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # this process is not saving while it loads
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _sha256(path: Path) -> str:

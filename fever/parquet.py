@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
+from .processes import pid_alive
 from .result import STATUS_ERROR, STATUS_SKIPPED, Row, arrow_text, rows_to_table, schema  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -52,16 +53,6 @@ LOCK_NAME, MANIFEST_NAME, DAMAGED_DIR = "lock", "manifest.json", "damaged"
 def input_key(path: str) -> str:
     """How a run knows an input again: its resolved path (``a.jpg`` and ``/data/a.jpg`` are one)."""
     return arrow_text(str(Path(path).resolve()))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 class PartWriter:
@@ -137,7 +128,7 @@ class PartWriter:
             pid = int(lock.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and pid_alive(pid):
             raise FeverError(f"{self.out}: another fever-embed (pid {pid}) is writing it; wait for it to finish")
 
     def _take_lock(self) -> None:
@@ -229,17 +220,36 @@ class PartWriter:
         for number, table in self._read_parts(columns=["path"]):
             for path in table.column("path").to_pylist():
                 last[input_key(path)] = number
+        self._check_room_to_merge()
         sch = schema(self.dim, self.metadata)
         tmp = self.out.with_name(self.out.name + ".tmp")
-        with pq.ParquetWriter(tmp, sch) as writer:
-            for number, table in self._read_parts():
-                mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
-                writer.write_table(table.filter(pa.array(mask)).cast(sch))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        try:
+            with pq.ParquetWriter(tmp, sch) as writer:
+                for number, table in self._read_parts():
+                    mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
+                    writer.write_table(table.filter(pa.array(mask)).cast(sch))
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:  # the disk filled up after all: the parts are whole, only the copy goes
+            tmp.unlink(missing_ok=True)
+            raise FeverError(f"{self.out}: cannot write the merged file ({exc}); {self._kept_parts()}") from None
         os.replace(tmp, self.out)
         shutil.rmtree(self.parts)
         return pq.read_table(self.out, columns=["path", "status"])
+
+    def _kept_parts(self) -> str:
+        return f"every finished row is kept in {self.parts}: make room and run again with --resume"
+
+    def _check_room_to_merge(self) -> None:
+        """The merge copies the parts into one file before it removes them: it needs their size free
+        again (the copy is never larger; parts are removed only once the output is whole)."""
+        need = sum(p.stat().st_size for p in self._part_files())
+        free = shutil.disk_usage(self.out.parent).free
+        if need > free:
+            raise FeverError(
+                f"{self.out}: merging the parts needs about {need / 2**20:.1f} MB free on its disk, "
+                f"{free / 2**20:.1f} MB are; {self._kept_parts()}"
+            )
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -302,3 +302,29 @@ def test_resume_knows_inputs_spelled_another_way(tmp_path, tiny_model_dir, monke
     again = [str(tmp_path / "in"), "--out", str(tmp_path / "v.parquet"), "--model", str(tiny_model_dir)]
     assert main(again + ["--no-progress", "--resume"]) == EXIT_OK
     assert pq.read_table(tmp_path / "v.parquet").num_rows == 2  # nothing embedded twice
+
+
+def test_a_disk_too_full_to_merge_keeps_every_row_for_resume(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The merge copies the parts before removing them: without room for the copy the run says how
+    much it needs, keeps its parts, and --resume merges them later without embedding anything again."""
+    from collections import namedtuple
+
+    import fever.parquet
+
+    usage = namedtuple("usage", "total used free")
+    real = shutil.disk_usage
+    monkeypatch.setattr(fever.parquet.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 100, 100))
+    out = tmp_path / "v.parquet"
+    args = [str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(args) == EXIT_FATAL
+    err = capsys.readouterr().err
+    assert "merging the parts needs about" in err and "MB free on its disk, 0.0 MB are" in err
+    assert f"every finished row is kept in {out}.parts: make room and run again with --resume" in err
+    parts = sorted((tmp_path / "v.parquet.parts").glob("part-*.parquet"))
+    assert parts and not out.exists() and not (tmp_path / "v.parquet.tmp").exists()
+    rows = sum(pq.read_table(p).num_rows for p in parts)
+    monkeypatch.setattr(fever.parquet.shutil, "disk_usage", real)
+    embedded = []
+    monkeypatch.setattr(fever.Extractor, "embed_crops", lambda self, *a, **k: embedded.append(1))
+    assert main(args + ["--resume"]) == EXIT_OK
+    assert embedded == [] and pq.read_table(out).num_rows == rows > 0
