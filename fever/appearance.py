@@ -12,8 +12,12 @@ member on either side of the Hamilton clip's cut at frame 211 are 0.720 alike; :
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 BINS = 16
 MIN_SIMILARITY = 0.85

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..appearance import MIN_SIMILARITY
 from .app import EXIT_OK, EXIT_PARTIAL, Command, add_threads_argument, run
 
 # the options that change the rows of a run (and so must not change on --resume)
@@ -22,6 +23,7 @@ RUN_OPTIONS = (
     "max_frames",
     "detect_every",
     "min_track_frames",
+    "track_similarity",
     "detection_threshold",
     "normalize",
     "precision",
@@ -61,6 +63,12 @@ class EmbedCommand(Command):
             type=int,
             default=5,
             help="videos: drop tracks seen on fewer sampled frames (false faces: hair, hands; 1 keeps all)",
+        )
+        p.add_argument(
+            "--track-similarity",
+            type=float,
+            default=MIN_SIMILARITY,
+            help="videos: how alike (colour histograms, 0-1) a face must look to join a track; 0 = boxes alone",
         )
         p.add_argument(
             "--detection-threshold",
@@ -125,6 +133,8 @@ def embed(args: argparse.Namespace) -> int:
         raise UsageError(f"--{str(exc).replace('_', '-')}") from None
     if args.min_track_frames < 1:
         raise UsageError("--min-track-frames must be 1 or more")
+    if not 0.0 <= args.track_similarity <= 1.0:
+        raise UsageError("--track-similarity must be in [0, 1]")
     if not 0.0 <= args.detection_threshold < 1.0:
         raise UsageError("--detection-threshold must be in [0, 1)")
     extractor = Extractor(
@@ -195,6 +205,7 @@ def embed(args: argparse.Namespace) -> int:
                 show_progress_bar=show,
                 detect_every=args.detect_every,
                 min_track_frames=args.min_track_frames,
+                track_similarity=args.track_similarity,
             )
             write(video)
         table = writer.finish()

@@ -142,6 +142,8 @@ def test_timestamps_start_at_zero_and_sampling_options_are_checked(videos):
         ("--every", "0", "--every must be a whole number"),
         ("--max-frames", "0", "--max-frames must be a whole number"),
         ("--detect-every", "0", "--detect-every must be 1 or more"),
+        ("--track-similarity", "1.5", "--track-similarity must be in [0, 1]"),
+        ("--track-similarity", "nan", "--track-similarity must be in [0, 1]"),
     ],
 )
 def test_embed_refuses_bad_video_options_before_any_work(tmp_path, capsys, option, value, message):
