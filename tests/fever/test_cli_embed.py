@@ -216,18 +216,15 @@ def _unfinished_run(out, tiny_model_dir, options):
 
 
 def _options(**changes):
-    base = {
-        "faces": "auto",
-        "every": 1,
-        "fps": None,
-        "max_frames": None,
-        "detect_every": 1,
-        "min_track_frames": 5,
-        "detection_threshold": 0.9,
-        "normalize": False,
-        "precision": "fp32",
-    }
-    return {**base, **changes}
+    """The run options fever-embed records, at its own defaults (read from its parser)."""
+    import argparse
+
+    from fever.cli.embed import RUN_OPTIONS, EmbedCommand
+
+    parser = argparse.ArgumentParser()
+    EmbedCommand().add_arguments(parser)
+    args = parser.parse_args(["inputs", "--out", "out.parquet"])
+    return {**{k: getattr(args, k) for k in RUN_OPTIONS}, **changes}
 
 
 def test_a_second_run_on_an_output_in_use_is_refused(tmp_path, tiny_model_dir, capsys):
