@@ -33,7 +33,7 @@ class TrainCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from .config import TrainConfig
-        from .distributed import maybe_init_distributed
+        from .distributed import finish_distributed, maybe_init_distributed
         from .trainer import Trainer
 
         cfg = TrainConfig.from_file(
@@ -46,6 +46,7 @@ class TrainCommand(Command):
         )
         maybe_init_distributed()
         Trainer(cfg).run()
+        finish_distributed()  # not on an error: the barrier would wait for the rank that failed
         return 0
 
 
