@@ -45,9 +45,12 @@ def training_record(run: Path) -> dict[str, Any]:
         loss += f" + {cfg.rkd_distance} x RKD distance + {cfg.rkd_angle} x RKD angle"
         if cfg.kd_weight:
             loss += f" + {cfg.kd_weight} x KL to the teachers (T = {cfg.kd_temperature})"
+    if cfg.fer2013_weight:
+        loss += f" + {cfg.fer2013_weight} x cross-entropy on FER2013's own labels (a head used in training only)"
     return {
         "phase": cfg.phase
         + ("" if cfg.phase == "teacher" else (" (distilled)" if cfg.distill else " (no distillation)")),
+        "started from": cfg.init_from or "random weights",
         "weights from step": progress.get("best_step", progress["step"]),
         "steps run so far": progress["step"],
         "epochs run so far (of planned)": f"{progress['step'] / steps_per_epoch:.2f} of {cfg.epochs}",

@@ -454,3 +454,24 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(tmp_pat
     assert all(torch.equal(v, start[k]) for k, v in trainer.model.state_dict().items())
     with pytest.raises(ValueError, match="init_from .* is not a fever-student-vgg-s48 with these overrides"):
         Trainer(_tiny(tmp_path / "other", datasets, init_from=str(folder), overrides={"d_face": 16}))
+
+
+def test_training_record_says_where_the_run_started_and_every_loss(tmp_path):
+    from distill.checkpoint import save_checkpoint
+    from distill.package import training_record
+
+    cfg = TrainConfig.from_dict(
+        {"phase": "student", "distill": False, "init_from": "fever/weights/x", "fer2013_weight": 0.5}
+    )
+    (tmp_path / "train_config.json").write_text(json.dumps(cfg.to_dict()))
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    save_checkpoint(
+        tmp_path / "checkpoint.safetensors", model, optimizer, {"step": 8, "steps_per_epoch": 4, "elapsed_s": 36}
+    )
+    record = training_record(tmp_path)
+    assert record["started from"] == "fever/weights/x" and record["phase"] == "student (no distillation)"
+    assert record["loss"].endswith("+ 0.5 x cross-entropy on FER2013's own labels (a head used in training only)")
+    assert record["epochs run so far (of planned)"] == "2.00 of 13" and record["steps run so far"] == 8
+    (tmp_path / "train_config.json").write_text(json.dumps({**cfg.to_dict(), "init_from": ""}))
+    assert training_record(tmp_path)["started from"] == "random weights"
