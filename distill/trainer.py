@@ -66,6 +66,12 @@ EPOCH_FIELDS = [
 BATCH_TRIPLET_ROUNDS = 8
 
 
+def _labelled_accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
+    """Accuracy of the arg-max over the faces that have a label (-1 marks none)."""
+    pred = logits.argmax(1).numpy()
+    return float((pred[labels >= 0] == labels[labels >= 0]).mean())
+
+
 def _rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -344,16 +350,13 @@ class Trainer:
             sims.append(F.normalize(o.similarity.float(), dim=1))
             logits.append(o.logits.float())
             embeddings.append(o.embedding.float())
-        major = self.valid.majority
-        pred = torch.cat(logits).argmax(1).numpy()
-        acc = float((pred[major >= 0] == major[major >= 0]).mean())
+        acc = _labelled_accuracy(torch.cat(logits), self.valid.majority)
         trip = triplet_accuracy(torch.cat(sims).numpy(), self.val_triplets)
         metrics = {"val_accuracy": acc, "val_triplet_accuracy": trip, "val_score": (acc + trip) / 2}
         if self.fer2013_head is not None:
             self.fer2013_head.eval()
-            labels = self.valid.fer2013_label
-            pred13 = self.fer2013_head(torch.cat(embeddings)).argmax(1).numpy()
-            metrics["val_fer2013_accuracy"] = float((pred13[labels >= 0] == labels[labels >= 0]).mean())
+            logits13 = self.fer2013_head(torch.cat(embeddings))
+            metrics["val_fer2013_accuracy"] = _labelled_accuracy(logits13, self.valid.fer2013_label)
         return metrics
 
     # -- the loop --------------------------------------------------------------------------------------

@@ -22,22 +22,25 @@ from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
 
 
-def look_similarities(path: Path, extractor: Any, min_iou: float = 0.3, batch: int = 16) -> dict[str, list[float]]:
-    """Similarity of the looks of overlapping faces in consecutive frames, within shots and across cuts."""
+def look_similarities(
+    path: Path, extractor: Any, cut_frames: set[int], min_iou: float = 0.3, batch: int = 16
+) -> dict[str, list[float]]:
+    """Similarity of the looks of overlapping faces in consecutive frames, within shots and across
+    the cuts at ``cut_frames`` (frame indices)."""
     from fever.align import crop_face
     from fever.appearance import appearance, similarity
+    from fever.extractor import frame_batches
     from fever.io.video import iter_video_frames
-    from fever.shots import ShotDetector
     from fever.track import iou
 
-    shots = ShotDetector()
     out: dict[str, list[float]] = {"within": [], "across": []}
     previous: list[tuple[Any, Any]] = []
-    frames = iter_video_frames(path)
-    while chunk := [f.array for _, f in zip(range(batch), frames)]:
-        for array, dets in zip(chunk, extractor.detector.detect(chunk)):
-            kind = "across" if shots.is_cut(array) else "within"
-            faces = [(d.box, appearance(crop_face(array, d.box, d.landmarks, extractor.preprocess))) for d in dets]
+    for chunk in frame_batches(iter_video_frames(path), batch):
+        for frame, dets in zip(chunk, extractor.detector.detect([f.array for f in chunk])):
+            kind = "across" if frame.index in cut_frames else "within"
+            faces = [
+                (d.box, appearance(crop_face(frame.array, d.box, d.landmarks, extractor.preprocess))) for d in dets
+            ]
             for box, look in faces:
                 for old_box, old_look in previous:
                     if iou(box[None], old_box[None])[0, 0] >= min_iou:
@@ -63,7 +66,7 @@ def measure(path: Path, extractor: Any, detect_every: int, min_track_frames: int
     fast = extractor.extract_video(path, detect_every=detect_every, min_track_frames=min_track_frames)
     fast_s = time.perf_counter() - started
     fast_tracks = Counter(r.track for r in fast.rows if r.status == "ok")
-    looks = look_similarities(path, extractor)
+    looks = look_similarities(path, extractor, {i for i, _ in cuts})
     return {
         "video": path.name,
         "frames": len(changes),

@@ -342,16 +342,22 @@ def test_in_batch_triplets_are_bounded():
     assert sample_triplets(same[:2], 50, np.random.default_rng(0)).shape == (0, 3)  # fewer than 3 faces
 
 
+# a student without teachers, drawing its vote triplets from batches of 16 labelled faces
+SMALL_STUDENT = dict(
+    phase="student",
+    distill=False,
+    overrides={"d_face": 32},
+    triplet_source="batch",
+    batch_labelled=16,
+    batch_triplets=16,
+    epochs=2,
+)
+
+
 def test_scratch_recipe_resumes_exactly_with_ema(tmp_path, datasets):
     recipe = dict(
+        SMALL_STUDENT,
         model="fever-student-vgg-s48",
-        phase="student",
-        distill=False,
-        overrides={"d_face": 32},
-        triplet_source="batch",
-        batch_labelled=16,
-        batch_triplets=16,
-        epochs=2,
         schedule="onecycle",
         warmup_epochs=0.5,
         lr=0.05,
@@ -396,13 +402,7 @@ def test_trainer_plots_curves(tmp_path, datasets):
 
 def test_fer2013_head_trains_resumes_exactly_and_stays_out_of_the_model(tmp_path, datasets):
     recipe = dict(
-        phase="student",
-        distill=False,
-        overrides={"d_face": 32},
-        triplet_source="batch",
-        batch_labelled=16,
-        batch_triplets=16,
-        epochs=2,
+        SMALL_STUDENT,
         fer2013_weight=0.5,
         augment={"mixup": 0.2, "mix_prob": 1.0},  # the FER2013 one-hots are mixed with the votes
         plot=False,
