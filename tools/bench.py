@@ -25,6 +25,7 @@ import fever
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command, run
 from fever.vectors import row_cosine
+from tools.peak_memory import peak_rss_mb
 
 SAMPLES = Path(fever.__file__).resolve().parent / "samples"
 
@@ -86,12 +87,7 @@ def bench_crops(
         }
     cos = row_cosine(vectors["fp32"], vectors["bf16"])
     results["bf16_vs_fp32_cosine"] = {"min": float(cos.min()), "mean": float(cos.mean())}
-    try:
-        import resource
-
-        results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    except ImportError:  # pragma: no cover - not on Windows
-        pass
+    results["peak_rss_mb"] = peak_rss_mb()
     results["machine"] = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}
     return results
 

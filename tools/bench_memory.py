@@ -1,8 +1,8 @@
 """``fever-bench memory``: peak memory of ``fever-embed`` on a large video, measured.
 
 A shared video is scaled up to ``--size`` (4K by default) and written as H.264; ``fever-embed``
-then runs on it in a child process at its default batch size, and the child's peak resident memory
-(``getrusage``'s ``ru_maxrss``) is printed. Frames are batched by pixels
+then runs on it in a child process at its default batch size, and the child's own peak resident
+memory (its ``VmHWM``: see :mod:`tools.peak_memory`) is printed. Frames are batched by pixels
 (:data:`fever.limits.BATCH_PIXELS`), not by count: this is the command that shows it holds.
 """
 
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
+from tools.peak_memory import run_module_measured
 
 TARGET_MB = 3 * 1024
 
@@ -50,25 +48,20 @@ def write_scaled_clip(source: Path, out: Path, size: tuple[int, int], frames: in
 def measure(video: Path, model: str | None, batch_size: int | None, threads: int) -> dict[str, Any]:
     """Run ``fever-embed`` on ``video`` in a child process; its peak memory and time."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "fever.cli.embed", str(video), "--out", str(Path(tmp) / "v.parquet")]
-        cmd += ["--no-progress", "--threads", str(threads)]
+        args = [str(video), "--out", str(Path(tmp) / "v.parquet"), "--no-progress", "--threads", str(threads)]
         if model:
-            cmd += ["--model", model]
+            args += ["--model", model]
         if batch_size:
-            cmd += ["--batch-size", str(batch_size)]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            args += ["--batch-size", str(batch_size)]
         started = time.perf_counter()
-        run = subprocess.run(cmd, capture_output=True, text=True)
+        run, peak_mb = run_module_measured("fever.cli.embed", args)
         seconds = time.perf_counter() - started
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if run.returncode != 0:
             raise RuntimeError(f"fever-embed failed on {video} (exit {run.returncode}): {run.stderr[-2000:]}")
         import pyarrow.parquet as pq
 
         rows = pq.read_table(Path(tmp) / "v.parquet", columns=["status"]).num_rows
-    if peak_kb <= before:
-        raise RuntimeError("the child's peak memory is hidden by an earlier, larger child of this process")
-    return {"peak_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1), "rows": rows}
+    return {"peak_mb": round(peak_mb, 1), "seconds": round(seconds, 1), "rows": rows}
 
 
 class MemoryCommand(Command):

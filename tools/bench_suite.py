@@ -26,14 +26,9 @@ from typing import Any
 
 from distill.datasets import add_data_root_argument
 from fever.cli.app import Command
+from tools.peak_memory import peak_rss_mb
 
 VIDEO_NAMES = ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "short_hamilton_clip.mp4")
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rate(fn, items: int, repeats: int) -> float:
@@ -90,7 +85,7 @@ def crops_job(spec: dict[str, Any]) -> dict[str, Any]:
             ex.embed_crops(crops, spec["batch_size"])
 
     rate = _rate(run, len(crops), spec["repeats"])
-    return {"crops_per_s": rate, "peak_mb": _peak_mb()}
+    return {"crops_per_s": rate, "peak_mb": peak_rss_mb()}
 
 
 def video_job(spec: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +123,7 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
-    return {"frames_per_s": frames / seconds, "frames": frames, "peak_mb": _peak_mb()}
+    return {"frames_per_s": frames / seconds, "frames": frames, "peak_mb": peak_rss_mb()}
 
 
 def matmul_peak() -> dict[str, float]:

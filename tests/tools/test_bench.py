@@ -55,3 +55,20 @@ def test_memory_benchmark_scales_a_clip_and_reports_the_child_peak(tiny_model_di
     assert r["rows"] == 6  # one face per frame
     assert 100 < r["peak_mb"] < 3 * 1024 and r["under_target"] is True  # a Python with torch: over 100 MB
     assert "| 320x180 from single_face.mp4 | 6 |" in capsys.readouterr().out
+
+
+def test_a_child_reports_its_own_peak_not_its_big_parents(tmp_path):
+    # ru_maxrss survives exec: a child of a 1 GB parent "peaked" at 1 GB. VmHWM does not.
+    from tools.peak_memory import peak_rss_mb, run_module_measured
+
+    ballast = bytearray(1024**3)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page: resident
+    assert peak_rss_mb() > 1024
+    data = tmp_path / "x.json"
+    data.write_text('{"a": 1}')
+    run, peak = run_module_measured("json.tool", [str(data)])
+    assert run.returncode == 0 and '"a": 1' in run.stdout
+    assert 1 < peak < 200  # a bare Python, not the parent's gigabyte
+    run, peak = run_module_measured("no_such_module_here", [])
+    assert run.returncode != 0 and "no_such_module_here" in run.stderr and 1 < peak < 200
+    del ballast
