@@ -53,7 +53,8 @@ def test_memory_benchmark_scales_a_clip_and_reports_the_child_peak(tiny_model_di
     r = json.loads(out.read_text())
     assert r["size"] == "320x180" and r["frames"] == 6 and r["source"] == "single_face.mp4"
     assert r["rows"] == 6  # one face per frame
-    assert 100 < r["peak_mb"] < 3 * 1024 and r["under_target"] is True  # a Python with torch: over 100 MB
+    # a Python with torch and MTCNN: 850 MB here; not the pytest parent's gigabytes (see peak_memory)
+    assert 100 < r["peak_mb"] < 1536 and r["under_target"] is True
     assert "| 320x180 from single_face.mp4 | 6 |" in capsys.readouterr().out
 
 
