@@ -42,7 +42,8 @@ def run_module_measured(module: str, args: list[str]) -> tuple[subprocess.Comple
         cmd = [sys.executable, "-m", __name__, str(report), module, *args]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if not report.exists():
-            raise RuntimeError(f"python -m {module} exited ({run.returncode}) without reporting its memory: {run.stderr[-2000:]}")
+            tail = run.stderr[-2000:]
+            raise RuntimeError(f"python -m {module} exited ({run.returncode}) without reporting its memory: {tail}")
         return run, json.loads(report.read_text())["peak_mb"]
 
 

@@ -63,7 +63,7 @@ def test_a_child_reports_its_own_peak_not_its_big_parents(tmp_path):
     from tools.peak_memory import peak_rss_mb, run_module_measured
 
     ballast = bytearray(1024**3)
-    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page: resident
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touch every page: resident
     assert peak_rss_mb() > 1024
     data = tmp_path / "x.json"
     data.write_text('{"a": 1}')
