@@ -151,7 +151,8 @@ def flops_per_crop(model: str | None) -> float:
 
 
 def _child(job: str, spec: dict[str, Any]) -> dict[str, Any]:
-    code = f"import json,sys; from fever.bench_suite import {job}; print(json.dumps({job}(json.loads(sys.argv[1]))))"
+    """Run ``job(spec)`` of this module in a fresh Python: every row is timed in a process of its own."""
+    code = f"import json,sys; from {__name__} import {job}; print(json.dumps({job}(json.loads(sys.argv[1]))))"
     out = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
@@ -241,6 +242,11 @@ def suite(
     }
 
 
+def failed_rows(r: dict[str, Any]) -> list[str]:
+    """Names of the suite's rows whose child process failed."""
+    return [k for part in ("crops", "videos") for k, v in r[part].items() if "error" in v]
+
+
 def print_suite(r: dict[str, Any]) -> None:
     print(
         f"{r['threads']} threads; matmul peak {r['matmul_peak_gflops']['fp32']:.0f} GFLOP/s fp32, "
@@ -298,4 +304,7 @@ class SuiteCommand(Command):
         print_suite(r)
         if args.json:
             args.json.write_text(json.dumps(r, indent=2))
-        return 0
+        failed = failed_rows(r)
+        if failed:
+            print(f"fever-bench suite: {len(failed)} rows failed: {'; '.join(failed)}", file=sys.stderr)
+        return 1 if failed else 0

@@ -73,3 +73,17 @@ def test_a_child_reports_its_own_peak_not_its_big_parents(tmp_path):
     run, peak = run_module_measured("no_such_module_here", [])
     assert run.returncode != 0 and "no_such_module_here" in run.stderr and 1 < peak < 200
     del ballast
+
+
+def test_suite_rows_run_in_a_child_that_imports_this_package(tiny_model_dir, tmp_path):
+    # The children once imported fever.bench_suite, gone since the tools moved: every row was an
+    # error and the suite still exited 0.
+    from tools.bench_suite import _child, failed_rows
+
+    spec = {"data_root": str(tmp_path), "count": 8, "batch_size": 4, "repeats": 1}
+    row = _child("crops_job", {**spec, "kind": "fever", "model": str(tiny_model_dir), "precision": "fp32"})
+    assert row.get("crops_per_s", 0) > 0 and 50 < row["peak_mb"] < 2048, row
+    broken = _child("no_such_job", spec)
+    assert "ImportError" in broken["error"] and "no_such_job" in broken["error"]
+    result = {"crops": {"a": row, "b": broken}, "videos": {"c": {"frames_per_s": 1.0}, "d": {"error": "x"}}}
+    assert failed_rows(result) == ["b", "d"]
