@@ -380,20 +380,7 @@ def test_trainer_plots_curves(tmp_path, datasets):
     pytest.importorskip("matplotlib")
     from distill.curves import plot_curves
 
-    Trainer(
-        _tiny(
-            tmp_path,
-            datasets,
-            model="fever-student-vgg-s48",
-            phase="student",
-            distill=False,
-            overrides={"d_face": 32},
-            triplet_source="batch",
-            epochs=2,
-            ema_decay=0.5,
-            max_steps=2,
-        )
-    ).run()
+    Trainer(_tiny(tmp_path, datasets, **SMALL_STUDENT, model="fever-student-vgg-s48", ema_decay=0.5, max_steps=2)).run()
     epochs = (tmp_path / "run" / "epochs.csv").read_text().splitlines()
     assert epochs[0].startswith("epoch,step,lr,train_loss,val_accuracy") and len(epochs) == 2
     png = plot_curves(tmp_path / "run")

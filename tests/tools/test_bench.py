@@ -87,3 +87,24 @@ def test_suite_rows_run_in_a_child_that_imports_this_package(tiny_model_dir, tmp
     assert "ImportError" in broken["error"] and "no_such_job" in broken["error"]
     result = {"crops": {"a": row, "b": broken}, "videos": {"c": {"frames_per_s": 1.0}, "d": {"error": "x"}}}
     assert failed_rows(result) == ["b", "d"]
+
+
+def test_suite_command_exits_1_and_names_the_rows_that_failed(monkeypatch, capsys):
+    import tools.bench_suite as bench_suite
+    from tools.bench import main
+
+    row = {"crops_per_s": 100.0, "x_reference": 1.0, "peak_mb": 500.0}
+    result = {
+        "threads": 2,
+        "crops": {"ok row": row, "onnx row": {"error": "ModuleNotFoundError: No module named 'x'"}},
+        "videos": {"video row": {"error": "exit 1"}},
+        "matmul_peak_gflops": {"fp32": 100.0, "bf16": 200.0},
+        "default_model_gflop_per_crop": 0.2,
+        "default_model_achieved_gflops": {"fp32": 20.0, "bf16": 40.0},
+        "fraction_of_peak": {"fp32": 0.2, "bf16": 0.2},
+    }
+    monkeypatch.setattr(bench_suite, "suite", lambda *a, **k: result)
+    assert main(["suite"]) == 1
+    captured = capsys.readouterr()
+    assert "| onnx row | error: ModuleNotFoundError: No module named 'x' | | |" in captured.out
+    assert "fever-bench suite: 2 rows failed: onnx row; video row" in captured.err
