@@ -127,6 +127,19 @@ def test_bundled_default_model_and_probe(fer_crops):
     assert analysis.expressions[happy] == "happiness"
 
 
+def test_bundled_large_preset_loads_with_its_probe(fer_crops):
+    """The large preset ships beside the default: its own weights, config and fitted probe."""
+    name = "fever-teacher-resnet18-48"
+    assert fever.list_models(pretrained=True) == sorted([fever.DEFAULT_MODEL, name])
+    model = fever.load(name)
+    assert model.origin.source == f"bundled:{name}" and model.config.backbone == "resnet18_fer"
+    assert sum(p.numel() for p in model.parameters()) > 5 * sum(p.numel() for p in fever.load(fever.DEFAULT_MODEL).parameters())
+    analysis = fever.analyze(fer_crops, model=name, device="cpu")
+    assert analysis.extraction.vectors.shape == (len(fer_crops), 256) and analysis.probabilities.shape == (len(fer_crops), 8)
+    happy = [i for i, p in enumerate(fer_crops) if "happiness" in p.name][0]
+    assert analysis.expressions[happy] == "happiness"
+
+
 def test_bundled_default_is_faithful_in_bf16(fer_crops, two_face_photo):
     """bf16 autocast + channels_last is the fast path; the default model's vectors must not move."""
     items = list(fer_crops) + [two_face_photo]
