@@ -1,0 +1,30 @@
+"""The shipped training configs: each one loads, names a registered network and writes its own run folder."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import fever
+from distill.config import TrainConfig
+
+CONFIG_DIR = Path(__file__).parents[2] / "distill" / "configs"
+CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.json") if p.name != "results.json")
+
+
+def test_there_are_configs_to_check() -> None:
+    assert len(CONFIGS) >= 10
+    assert {"student-vgg-s48-scratch.json", "student-vgg-s48-scratch100.json"} <= {p.name for p in CONFIGS}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_loads_and_names_a_registered_network(path: Path) -> None:
+    cfg = TrainConfig.from_file(path)
+    assert cfg.model in fever.list_models()
+    assert cfg.out.startswith("runs/"), "run folders go to runs/ (ignored by git)"
+    assert cfg.reasons, "every shipped config says why its settings have their values"
+
+
+def test_no_two_configs_share_a_run_folder() -> None:
+    outs = [json.loads(p.read_text())["out"] for p in CONFIGS]
+    assert len(outs) == len(set(outs)), "two runs in one folder would resume from each other's checkpoint"
