@@ -4,6 +4,7 @@ fever-distill teacher --config distill/configs/teacher-resnet18-48.json
 fever-distill student --config distill/configs/student-vgg-s48-distill.json
 fever-distill evaluate runs/x/best --split valid        # select on valid, report test once
 fever-distill package runs/x --out fever/weights/NAME
+fever-distill curves runs/a runs/b/epochs.csv@45 --out plateau.png
 """
 
 from __future__ import annotations
@@ -128,6 +129,26 @@ class PrepareUnlabelledCommand(Command):
         return 0
 
 
+class CurvesCommand(Command):
+    name = "curves"
+    help = "plot several runs' validation curves on one axis of epochs since random weights"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "runs",
+            nargs="+",
+            help="epochs.csv files or run folders; PATH@45 starts a run that continued a 45-epoch one at 45",
+        )
+        p.add_argument("--out", required=True, help="PNG to write")
+        p.add_argument("--from-epoch", type=float, default=0.0, help="leave out the points before this epoch")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .curves import CurveSource, plot_comparison
+
+        print(plot_comparison([CurveSource.parse(text) for text in args.runs], args.out, args.from_epoch))
+        return 0
+
+
 class PackageCommand(Command):
     name = "package"
     help = "evaluate a run's best model and write a shippable folder with its card"
@@ -168,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         EvaluateCommand(),
         FramingCommand(),
         PrepareUnlabelledCommand(),
+        CurvesCommand(),
         PackageCommand(),
     ]
     return run("fever-distill", __doc__, commands, argv)

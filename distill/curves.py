@@ -1,10 +1,14 @@
-"""Learning curves of a run (``epochs.csv``) as ``curves.png`` next to it."""
+"""Learning curves: one run's ``epochs.csv`` as ``curves.png`` next to it, or several runs on one axis."""
 
 from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from fever.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +27,43 @@ LEGEND = {
 }
 
 
+COMPARED = (
+    ("val_accuracy", "FER+ valid accuracy, own head (kept weights)"),
+    ("val_triplet_accuracy", "FER+ valid triplet accuracy, 32-d head"),
+    ("val_fer2013_accuracy", "FER2013 valid accuracy, training head"),
+)
+
+
 def read_epochs(run: str | Path) -> list[dict[str, str]]:
-    path = Path(run) / "epochs.csv"
+    """Rows of ``epochs.csv``; ``run`` is a run folder or the CSV file itself (``[]`` when it is missing)."""
+    path = Path(run)
+    if path.is_dir() or not path.suffix:
+        path = path / "epochs.csv"
     if not path.exists():
         return []
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+@dataclass(frozen=True)
+class CurveSource:
+    """One run in a comparison: its ``epochs.csv`` and the epochs its network had trained before it started."""
+
+    path: Path
+    start_epoch: float = 0.0
+    label: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "CurveSource":
+        """``PATH`` or ``PATH@EPOCHS`` (a run started from a network already trained ``EPOCHS`` epochs)."""
+        path, _, start = text.partition("@")
+        try:
+            start_epoch = float(start) if start else 0.0
+        except ValueError:
+            raise UsageError(f"{text}: the part after @ must be a number of epochs, not {start!r}") from None
+        name = Path(path).name
+        label = Path(path).parent.name if name == "epochs.csv" else Path(path).stem.removesuffix("-epochs")
+        return cls(Path(path), start_epoch, label)
 
 
 def plot_curves(run: str | Path, out: str | Path | None = None) -> Path | None:
@@ -59,6 +94,54 @@ def plot_curves(run: str | Path, out: str | Path | None = None) -> Path | None:
     fig.suptitle(Path(run).resolve().name, fontsize=10)
     fig.tight_layout()
     target = Path(out) if out else Path(run) / "curves.png"
+    fig.savefig(target, dpi=90)
+    plt.close(fig)
+    return target
+
+
+def plot_comparison(sources: Sequence[CurveSource], out: str | Path, from_epoch: float = 0.0) -> Path:
+    """Plot several runs' validation curves against the epochs their network has trained since random weights.
+
+    A run that continues another one (``init_from``) starts at that run's epoch count, so a plateau
+    across runs shows as one flat line.
+
+    Args:
+        sources: the runs, each an ``epochs.csv`` (or run folder) with the epoch it starts from.
+        out: PNG to write.
+        from_epoch: leave out the points before this epoch (to read a plateau at its own scale).
+
+    Returns:
+        The PNG's path.
+
+    Raises:
+        FileNotFoundError: a source has no epoch rows.
+        ImportError: matplotlib is not installed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = []
+    for source in sources:
+        rows = read_epochs(source.path)
+        if not rows:
+            raise FileNotFoundError(f"{source.path}: no epochs.csv rows to plot")
+        runs.append((source, rows))
+    fig, axes = plt.subplots(1, len(COMPARED), figsize=(5.2 * len(COMPARED), 4.0))
+    for ax, (key, title) in zip(axes, COMPARED):
+        for color, (source, rows) in enumerate(runs):
+            points = [(source.start_epoch + float(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
+            points = [(x, y) for x, y in points if x >= from_epoch]
+            if points:  # one colour per run in every panel, whichever runs a panel leaves out
+                ax.plot(*zip(*points), marker=".", markersize=3, label=source.label, color=f"C{color % 10}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epochs of the network since random weights")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    target = Path(out)
     fig.savefig(target, dpi=90)
     plt.close(fig)
     return target

@@ -462,3 +462,29 @@ def test_training_record_says_where_the_run_started_and_every_loss(tmp_path):
     assert record["epochs run so far (of planned)"] == "2.00 of 13" and record["steps run so far"] == 8
     (tmp_path / "train_config.json").write_text(json.dumps({**cfg.to_dict(), "init_from": ""}))
     assert training_record(tmp_path)["started from"] == "random weights"
+
+
+def test_curves_command_overlays_runs_on_the_network_epoch_axis(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from distill.cli import main
+    from distill.curves import CurveSource, read_epochs
+
+    header = "epoch,step,lr,train_loss,val_accuracy,val_triplet_accuracy,val_fer2013_accuracy\n"
+    (tmp_path / "scratch").mkdir()
+    scratch_rows = "1.00,10,0.1,2.0,0.50,0.60,\n2.00,20,0.0,1.0,0.80,0.85,\n"
+    (tmp_path / "scratch" / "epochs.csv").write_text(header + scratch_rows)
+    (tmp_path / "more-epochs.csv").write_text(header + "1.00,10,0.03,1.0,0.81,0.86,0.60\n")
+
+    source = CurveSource.parse(f"{tmp_path / 'more-epochs.csv'}@45")
+    assert (source.start_epoch, source.label) == (45.0, "more")
+    assert CurveSource.parse(str(tmp_path / "scratch")).label == "scratch"
+    assert [r["val_accuracy"] for r in read_epochs(tmp_path / "scratch")] == ["0.50", "0.80"]
+
+    out = tmp_path / "plateau.png"
+    assert main(["curves", str(tmp_path / "scratch"), f"{tmp_path / 'more-epochs.csv'}@2", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and capsys.readouterr().out.strip() == str(out)
+
+    assert main(["curves", str(tmp_path / "missing-epochs.csv"), "--out", str(out)]) == 1
+    assert "missing-epochs.csv: no epochs.csv rows to plot" in capsys.readouterr().err
+    assert main(["curves", f"{tmp_path / 'more-epochs.csv'}@x", "--out", str(out)]) == 1
+    assert "the part after @ must be a number of epochs, not 'x'" in capsys.readouterr().err
