@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fever.errors import UsageError
 
@@ -51,19 +52,20 @@ class CurveSource:
 
     path: Path
     start_epoch: float = 0.0
-    label: str = ""
+
+    @property
+    def label(self) -> str:
+        """The run's name: its folder for ``RUN/epochs.csv``, else the file name without ``-epochs.csv``."""
+        return self.path.parent.name if self.path.name == "epochs.csv" else self.path.stem.removesuffix("-epochs")
 
     @classmethod
     def parse(cls, text: str) -> "CurveSource":
         """``PATH`` or ``PATH@EPOCHS`` (a run started from a network already trained ``EPOCHS`` epochs)."""
         path, _, start = text.partition("@")
         try:
-            start_epoch = float(start) if start else 0.0
+            return cls(Path(path), float(start) if start else 0.0)
         except ValueError:
             raise UsageError(f"{text}: the part after @ must be a number of epochs, not {start!r}") from None
-        name = Path(path).name
-        label = Path(path).parent.name if name == "epochs.csv" else Path(path).stem.removesuffix("-epochs")
-        return cls(Path(path), start_epoch, label)
 
 
 def plot_curves(run: str | Path, out: str | Path | None = None) -> Path | None:
@@ -72,10 +74,7 @@ def plot_curves(run: str | Path, out: str | Path | None = None) -> Path | None:
     if not rows:
         return None
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _pyplot()
     except ImportError:
         logger.info("matplotlib is not installed: no curves.png (pip install 'fever[plot]')")
         return None
@@ -92,11 +91,7 @@ def plot_curves(run: str | Path, out: str | Path | None = None) -> Path | None:
         if len(keys) > 1 and ax.lines:
             ax.legend(fontsize=8)
     fig.suptitle(Path(run).resolve().name, fontsize=10)
-    fig.tight_layout()
-    target = Path(out) if out else Path(run) / "curves.png"
-    fig.savefig(target, dpi=90)
-    plt.close(fig)
-    return target
+    return _save(fig, Path(out) if out else Path(run) / "curves.png")
 
 
 def plot_comparison(sources: Sequence[CurveSource], out: str | Path, from_epoch: float = 0.0) -> Path:
@@ -117,11 +112,7 @@ def plot_comparison(sources: Sequence[CurveSource], out: str | Path, from_epoch:
         FileNotFoundError: a source has no epoch rows.
         ImportError: matplotlib is not installed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     runs = []
     for source in sources:
         rows = read_epochs(source.path)
@@ -131,8 +122,8 @@ def plot_comparison(sources: Sequence[CurveSource], out: str | Path, from_epoch:
     fig, axes = plt.subplots(1, len(COMPARED), figsize=(5.2 * len(COMPARED), 4.0))
     for ax, (key, title) in zip(axes, COMPARED):
         for color, (source, rows) in enumerate(runs):
-            points = [(source.start_epoch + float(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
-            points = [(x, y) for x, y in points if x >= from_epoch]
+            epochs = [(source.start_epoch + float(r["epoch"]), r.get(key)) for r in rows]
+            points = [(x, float(y)) for x, y in epochs if y and x >= from_epoch]
             if points:  # one colour per run in every panel, whichever runs a panel leaves out
                 ax.plot(*zip(*points), marker=".", markersize=3, label=source.label, color=f"C{color % 10}")
         ax.set_title(title, fontsize=9)
@@ -140,8 +131,23 @@ def plot_comparison(sources: Sequence[CurveSource], out: str | Path, from_epoch:
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
+    return _save(fig, Path(out))
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (training runs headless); ImportError without it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, target: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    target = Path(out)
     fig.savefig(target, dpi=90)
     plt.close(fig)
     return target
