@@ -10,7 +10,7 @@ so contrast jitter is there too. Mixup and cutmix mix labels as well as images a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from fever.preprocess import PreprocessConfig, to_gray, to_model_input
+
+from .video_augment import VideoDegradation, video_degrade
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,31 @@ class AugmentConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 = off
     cutmix: float = 0.0  # Beta(alpha, alpha) of cutmix; 0 = off
     mix_prob: float = 0.0  # probability that a batch is mixed at all
+    video: VideoDegradation = field(default_factory=VideoDegradation)  # what video does to a face
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AugmentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown augmentation settings: {unknown}; known: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values = _tuples(data, cls, "augmentation")
+        if "video" in values:
+            if not isinstance(values["video"], dict):
+                raise ValueError(f"augmentation 'video' must be an object of settings, not {values['video']!r}")
+            values["video"] = VideoDegradation(**_tuples(values["video"], VideoDegradation, "video augmentation"))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return _lists(asdict(self))
+
+
+def _tuples(data: dict[str, Any], cls: type, what: str) -> dict[str, Any]:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} settings: {unknown}; known: {sorted(known)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+def _lists(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _lists(v) if isinstance(v, dict) else list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
 def _crop_boxes(n: int, rng: np.random.Generator, scale: tuple[float, float], ratio: tuple[float, float]) -> np.ndarray:
@@ -115,6 +130,7 @@ def augment_batch(
     x = (gray + (x - gray) * s) * b
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = ((x - mean) * c + mean).clamp_(0, 1)
+    x = video_degrade(x, rng, aug.video)
     x = to_model_input(x, cfg)
     if aug.erasing > 0:
         x = _erase(x, rng, aug.erasing, aug.erasing_area)

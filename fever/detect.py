@@ -1,6 +1,10 @@
 """Face detection with facenet-pytorch's MTCNN (its weights ship inside the wheel: works offline).
 
-Images of the same size are detected in one batched call; every face found is returned.
+Every image is detected on its own, never in a batch with others: facenet-pytorch's batched call
+gives a face other boxes depending on what else is in the batch (its convolutions and NMS see the
+whole batch; 20 px apart on UTKFace photos), and fever promises the same vector in any batch. On
+the CPU a batch of frames is no faster than the frames one by one (MTCNN spends its time in the
+per-image pyramid), so nothing is lost. Every face found is returned.
 """
 
 from __future__ import annotations
@@ -64,25 +68,20 @@ class FaceDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """RGB uint8 images (any sizes) -> list of detections per image, in input order."""
         results: list[list[Detection]] = [[] for _ in images]
-        by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, img in enumerate(images):
             # MTCNN's pyramid starts at 12 / min_face_size of the image: a short side below
-            # min_face_size gives no level at all (facenet-pytorch then fails the whole batch), and
+            # min_face_size gives no level at all (facenet-pytorch then fails the whole call), and
             # cannot hold a face of the smallest size looked for anyway
             if min(img.shape[:2]) < self.min_face_size:
                 continue
-            by_shape.setdefault(img.shape, []).append(i)
-        for indices in by_shape.values():
-            batch = np.stack([images[i] for i in indices])
             with torch.inference_mode():
-                boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
-            for slot, i in enumerate(indices):
-                if boxes[slot] is None:
+                boxes, probs, points = self.mtcnn.detect(img[None], landmarks=True)
+            if boxes[0] is None:
+                continue
+            for box, prob, lm in zip(boxes[0], probs[0], points[0]):
+                if prob is None or float(prob) < self.min_score:
                     continue
-                for box, prob, lm in zip(boxes[slot], probs[slot], points[slot]):
-                    if prob is None or float(prob) < self.min_score:
-                        continue
-                    results[i].append(Detection(np.asarray(box, np.float32), float(prob), np.asarray(lm, np.float32)))
+                results[i].append(Detection(np.asarray(box, np.float32), float(prob), np.asarray(lm, np.float32)))
         return results
 
     def refine(self, image: np.ndarray, boxes: Sequence[np.ndarray]) -> list[Detection | None]:
@@ -132,7 +131,7 @@ class FaceDetector:
 
 class FaceFollower:
     """The faces of consecutive video frames: full detection on every ``detect_every``-th frame
-    (batched per chunk), O-Net refinement of the previous frame's faces on the others."""
+    (each frame detected alone), O-Net refinement of the previous frame's faces on the others."""
 
     def __init__(self, detector: FaceDetector, detect_every: int) -> None:
         if int(detect_every) < 1:

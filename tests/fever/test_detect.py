@@ -41,3 +41,46 @@ def test_images_too_small_for_the_pyramid_give_no_face_not_a_crash(extractor, tw
     for banner in (np.full((17, 200, 3), 128, np.uint8), np.full((19, 48, 3), 128, np.uint8)):
         out = extractor.extract([banner, photo], faces="detect")
         assert out.rows[0].status == "no_face" and [r.status for r in out.rows[1:]] == ["ok", "ok"]
+
+
+def _same_size_photos() -> list[np.ndarray]:
+    """Eight different 320x240 pictures cut and scaled from the two bundled photos (real faces)."""
+    from PIL import Image
+
+    from tests.helpers import SAMPLES
+
+    photos = [
+        Image.open(SAMPLES / n).convert("RGB") for n in ("hamilton_two_faces.jpg", "pexels_wolfganglanger_face.jpg")
+    ]
+    out = []
+    for k in range(8):
+        img = photos[k % 2]
+        w, h = img.size
+        f = 0.7 + 0.04 * k  # a different window of each photo
+        box = (int(w * (1 - f) / 2), int(h * (1 - f) / 3), int(w * (1 + f) / 2), int(h * (1 + 2 * f) / 3))
+        pic = img.crop(box).resize((320, 240))
+        out.append(np.asarray(pic.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if k % 4 >= 2 else pic))
+    return out
+
+
+def test_detection_and_vectors_do_not_depend_on_the_batch(extractor):
+    """Issue 26.1: facenet-pytorch's batched MTCNN moved boxes by up to 20 px with the batch's other
+    images; every image is now detected alone, so batch 8 and batch 1 give the same rows."""
+    from fever.detect import FaceDetector
+
+    photos = _same_size_photos()
+    detector = FaceDetector()
+    together = detector.detect(photos)
+    alone = [detector.detect([p])[0] for p in photos]
+    assert sum(len(d) for d in together) >= 8
+    for a, b in zip(together, alone):
+        assert [d.box.tolist() for d in a] == [d.box.tolist() for d in b]
+        assert [d.landmarks.tolist() for d in a] == [d.landmarks.tolist() for d in b]
+    big = extractor.extract(photos, faces="detect", batch_size=8)
+    small = extractor.extract(photos, faces="detect", batch_size=1)
+
+    def rows(out):
+        return [(r.input_index, r.status, None if r.box is None else r.box.tolist()) for r in out.rows]
+
+    assert rows(big) == rows(small)
+    np.testing.assert_allclose(big.vectors, small.vectors, atol=1e-5)
