@@ -488,12 +488,20 @@ class Extractor:
                             frame=frame.index,
                             timestamp=frame.timestamp,
                             track=track,
+                            note=rotation_note(frame.rotation),
                         )
                     )
             if not crops:
                 yield chunk, Extraction(np.zeros((0, self.dim), np.float32), [])
             else:
                 yield chunk, Extraction(self.embed_crops(torch.stack(crops), batch_size, normalize), rows)
+
+
+def rotation_note(degrees: int) -> str | None:
+    """The note a row of a turned video frame carries (None for an upright stream)."""
+    if not degrees:
+        return None
+    return f"frame turned {degrees} degrees counter-clockwise, as the video's display matrix asks"
 
 
 def _drop_short_tracks(result: Extraction, min_frames: int) -> tuple[Extraction, int]:

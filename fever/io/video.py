@@ -1,7 +1,9 @@
 """Video frames with PyAV (FFmpeg inside its wheels: H.264, HEVC, VP9... with no system ffmpeg).
 
 Frames are sampled either every ``every``-th frame or at a target ``fps``; each comes with its index
-in the stream and its timestamp in seconds from the start of the stream.
+in the stream and its timestamp in seconds from the start of the stream. Phones store portrait
+video as landscape frames with a display matrix that says to turn them: each frame is turned as
+that matrix says (as players and ``ffmpeg`` do), so faces are upright, and says so in ``rotation``.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from .. import limits
 from ..errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import av
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -23,7 +28,8 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", "
 class VideoFrame:
     index: int  # position of the frame in the decoded stream (0-based)
     timestamp: float  # seconds from the start of the stream
-    array: np.ndarray  # RGB uint8 (H, W, 3)
+    array: np.ndarray  # RGB uint8 (H, W, 3), upright as the stream asks to display it
+    rotation: int = 0  # degrees counter-clockwise applied from the stream's display matrix (0, 90, 180, 270)
 
 
 @dataclass
@@ -102,6 +108,18 @@ def check_video_options(every: int = 1, fps: float | None = None, max_frames: in
         raise UsageError(f"max_frames must be a whole number >= 1 (or None for all), not {max_frames!r}")
 
 
+def display_rotation(frame: "av.VideoFrame") -> int:
+    """Degrees (0, 90, 180, 270) to turn a decoded frame counter-clockwise so that it shows as
+    meant: the stream's display matrix, rounded to a quarter turn (the only turns phones write)."""
+    try:
+        degrees = float(frame.rotation or 0)
+    except (AttributeError, ValueError, TypeError):
+        return 0
+    if not math.isfinite(degrees):
+        return 0
+    return int(round(degrees / 90)) % 4 * 90
+
+
 def iter_video_frames(
     path: str | Path, every: int = 1, fps: float | None = None, max_frames: int | None = None
 ) -> Iterator[VideoFrame]:
@@ -146,7 +164,19 @@ def iter_video_frames(
                         next_time += 1.0 / fps
                 elif index % every:
                     continue
-                yield VideoFrame(index, ts, frame.to_ndarray(format="rgb24"))
+                # the header's size is no promise: a later frame can be far larger (checked before
+                # the RGB conversion and the detector, which cost 60x the frame's pixels)
+                if frame.width * frame.height > limits.MAX_FRAME_PIXELS:
+                    raise InputError(
+                        path,
+                        f"frame {index} is {frame.width}x{frame.height} = {frame.width * frame.height:,} pixels "
+                        f"(the stream said {width}x{height}), over the limit of {limits.MAX_FRAME_PIXELS:,}",
+                    )
+                turn = display_rotation(frame)
+                array = frame.to_ndarray(format="rgb24")
+                if turn:
+                    array = np.ascontiguousarray(np.rot90(array, turn // 90))
+                yield VideoFrame(index, ts, array, turn)
                 emitted += 1
                 if max_frames is not None and emitted >= max_frames:
                     return

@@ -202,3 +202,48 @@ def test_frames_are_batched_by_pixels_and_oversized_videos_refused(videos, extra
     assert (
         len(out) == 1 and out.rows[0].status == "error" and "raise fever.limits.MAX_FRAME_PIXELS" in out.rows[0].error
     )
+
+
+def test_phone_videos_are_turned_upright_as_their_display_matrix_asks(tmp_path, extractor):
+    """Issue 26.2: a portrait clip stored as landscape frames with a 90-degree display matrix was
+    embedded sideways (cosine 0.38-0.57 to the upright clip) with no note."""
+    from PIL import Image
+
+    from tests.helpers import write_video
+
+    photo = Image.open(SAMPLES / "pexels_wolfganglanger_face.jpg").convert("RGB")
+    face = np.asarray(photo.crop((280, 0, 600, 360)).resize((256, 288)))  # a portrait frame
+    upright = write_video(tmp_path / "upright.mp4", [face] * 3)
+    for degrees, stored in ((90, np.rot90(face, -1)), (-90, np.rot90(face, 1)), (180, np.rot90(face, 2))):
+        phone = write_video(tmp_path / f"phone{degrees}.mp4", [stored] * 3, rotation=degrees)
+        frames = list(iter_video_frames(phone))
+        assert frames[0].array.shape == face.shape and frames[0].rotation == degrees % 360
+        assert np.abs(frames[0].array.astype(int) - face).mean() < 4  # upright again (H.264 losses only)
+        a = extractor.extract_video(upright, min_track_frames=1)
+        b = extractor.extract_video(phone, min_track_frames=1)
+        assert [r.status for r in b.rows] == ["ok"] * 3
+        cos = (a.vectors * b.vectors).sum(1) / np.linalg.norm(a.vectors, axis=1) / np.linalg.norm(b.vectors, axis=1)
+        assert cos.min() > 0.98
+        assert (
+            b.rows[0].note
+            == f"frame turned {degrees % 360} degrees counter-clockwise, as the video's display matrix asks"
+        )
+        assert a.rows[0].note is None
+
+
+def test_frames_larger_than_the_header_said_are_refused_before_conversion(tmp_path, monkeypatch, extractor):
+    """Issue 26.12: a header of 64x48 followed by 640x480 frames (a 9000x9000 frame in the wild)
+    was decoded and detected; every frame's own size is now checked."""
+    from fever import limits
+    from tests.helpers import write_growing_mjpeg
+
+    clip = write_growing_mjpeg(tmp_path / "grows.mkv", [(64, 48), (64, 48), (640, 480)])
+    monkeypatch.setattr(limits, "MAX_FRAME_PIXELS", 100_000)
+    frames = iter_video_frames(clip)
+    assert [f.array.shape for f in (next(frames), next(frames))] == [(48, 64, 3)] * 2
+    with pytest.raises(
+        InputError, match=r"frame 2 is 640x480 = 307,200 pixels \(the stream said 64x48\), over the limit"
+    ):
+        next(frames)
+    out = extractor.extract_video(clip)
+    assert out.rows[-1].status == "error" and "frame 2 is 640x480" in out.rows[-1].error
