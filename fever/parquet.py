@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
-from .processes import pid_alive
+from .locks import OutputLock
 from .result import STATUS_ERROR, STATUS_SKIPPED, Row, arrow_text, rows_to_table, schema  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def _atomic_write(table: pa.Table, path: Path) -> None:
 
 
 PART_NAME = re.compile(r"^part-(\d{6})\.parquet$")
-LOCK_NAME, MANIFEST_NAME, DAMAGED_DIR = "lock", "manifest.json", "damaged"
+MANIFEST_NAME, DAMAGED_DIR = "manifest.json", "damaged"
 
 
 def input_key(path: str) -> str:
@@ -58,9 +58,11 @@ def input_key(path: str) -> str:
 class PartWriter:
     """Incremental, crash-safe writer for one output file.
 
-    - One run at a time: ``OUT.parts/lock`` holds the writer's pid; a second run on the same output
-      (with or without ``--resume`` / ``--overwrite``) is refused while that process lives, and a
-      lock left by a killed run is taken over.
+    - One run at a time: ``OUT.lock`` (:mod:`fever.locks`, an flock) is taken before anything is
+      looked at; a second run on the same output (with or without ``--resume`` / ``--overwrite``)
+      is refused while the first lives, and the lock of a killed run is free.
+    - Only fever's own files are added to or replaced: ``--resume`` / ``--overwrite`` onto a file
+      fever-embed did not write, a FIFO or a device is refused.
     - The run's options and model are recorded in ``OUT.parts/manifest.json``; ``--resume`` with
       other options or another model is refused, so one file never mixes rows made two ways.
     - A part that cannot be read (truncated, empty, not parquet) is moved to ``OUT.parts/damaged/``
@@ -74,37 +76,55 @@ class PartWriter:
         self.out = Path(out)
         if self.out.is_dir():
             raise FeverError(f"{self.out}: is a folder; --out names the parquet file to write")
+        if self.out.exists() and not self.out.is_file():
+            raise FeverError(
+                f"{self.out}: is {_file_kind(self.out)}, not a regular file; --out names the parquet file to write"
+            )
         self.parts = self.out.with_name(self.out.name + ".parts")
         self.dim = dim
         self.metadata = metadata
-        self._check_lock()
-        if self.parts.exists() and not resume:
-            if not overwrite:
-                raise FeverError(
-                    f"{self.parts}: an unfinished run is there; "
-                    "pass --resume to finish it or --overwrite to start again"
-                )
-            shutil.rmtree(self.parts)
-        if self.out.exists() and not (resume or overwrite):
-            raise FeverError(
-                f"{self.out}: exists; pass --resume to add the missing inputs or --overwrite to replace it"
-            )
-        fresh = not self.parts.exists()
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
+        # taken before anything is looked at or changed: two runs that start together cannot both pass
+        self.lock = OutputLock(self.out).acquire()
         try:
+            if self.parts.exists() and not resume:
+                if not overwrite:
+                    raise FeverError(
+                        f"{self.parts}: an unfinished run is there; "
+                        "pass --resume to finish it or --overwrite to start again"
+                    )
+                shutil.rmtree(self.parts)
+            if self.out.exists():
+                if not (resume or overwrite):
+                    raise FeverError(
+                        f"{self.out}: exists; pass --resume to add the missing inputs or --overwrite to replace it"
+                    )
+                self._check_ours(self.out, "--resume" if resume else "--overwrite")
+            fresh = not self.parts.exists()
+            self.parts.mkdir(parents=True, exist_ok=True)
             self._open(fresh, resume)
         except BaseException:
             self.close()
             raise
 
+    def _check_ours(self, path: Path, option: str) -> None:
+        """fever adds to and replaces only parquet files that fever-embed wrote."""
+        try:
+            meta = read_metadata(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise FeverError(
+                f"{path}: cannot be read as a parquet file ({exc}); {option} finishes or replaces only files "
+                "that fever-embed wrote: move it away or choose another --out"
+            ) from None
+        if "fever.config_hash" not in meta:
+            raise FeverError(
+                f"{path}: was not written by fever-embed (no fever metadata); {option} finishes or replaces only "
+                "files that fever-embed wrote: move it away or choose another --out"
+            )
+
     def _open(self, fresh: bool, resume: bool) -> None:
         manifest = self.parts / MANIFEST_NAME
         if manifest.exists():
-            try:
-                saved = json.loads(manifest.read_text())
-            except ValueError as exc:
-                raise FeverError(f"{manifest}: damaged ({exc}); use --overwrite to start again") from None
+            saved = _read_manifest(manifest)
             self._check_same_run(saved, manifest)
         elif not fresh and self._part_files():
             raise FeverError(
@@ -116,34 +136,19 @@ class PartWriter:
         for stale in self.parts.glob("*.tmp"):
             stale.unlink()
         if resume and self.out.exists() and not self._part_files():
-            previous = pq.read_table(self.out)
+            try:
+                previous = pq.read_table(self.out)
+            except (OSError, pa.ArrowException) as exc:
+                raise FeverError(
+                    f"{self.out}: damaged ({exc}); --resume cannot add to it: move it away or use --overwrite"
+                ) from None
             self._check_compatible(previous.schema, self.out)
             _atomic_write(previous.replace_schema_metadata(None), self.parts / "part-000000.parquet")
         self._count = max((int(PART_NAME.match(p.name).group(1)) for p in self._part_files()), default=0)
 
-    # -- one run at a time ----------------------------------------------------------------------------
-    def _check_lock(self) -> None:
-        lock = self.parts / LOCK_NAME
-        try:
-            pid = int(lock.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        if pid != os.getpid() and pid_alive(pid):
-            raise FeverError(f"{self.out}: another fever-embed (pid {pid}) is writing it; wait for it to finish")
-
-    def _take_lock(self) -> None:
-        tmp = self.parts / f"{LOCK_NAME}.{os.getpid()}.tmp"
-        tmp.write_text(f"{os.getpid()}\n")
-        os.replace(tmp, self.parts / LOCK_NAME)
-
     def close(self) -> None:
         """Give the output up (the parts stay for --resume); finish() does it too."""
-        lock = self.parts / LOCK_NAME
-        try:
-            if int(lock.read_text().split()[0]) == os.getpid():
-                lock.unlink()
-        except (OSError, ValueError, IndexError):
-            pass
+        self.lock.release()
 
     # -- the same run ---------------------------------------------------------------------------------
     def _check_same_run(self, saved: dict[str, str], where: Path) -> None:
@@ -153,7 +158,7 @@ class PartWriter:
                 f"(config {saved.get('fever.config_hash')}), not {self.metadata.get('fever.model')} "
                 f"({self.metadata.get('fever.config_hash')}); resume with the same model or use --overwrite"
             )
-        before = json.loads(saved.get("fever.options", "{}"))
+        before = _options_of(saved, where)
         now = json.loads(self.metadata.get("fever.options", "{}"))
         changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if changed:
@@ -178,19 +183,35 @@ class PartWriter:
         return sorted(p for p in self.parts.glob("part-*.parquet") if PART_NAME.match(p.name))
 
     def _read_parts(self, columns: list[str] | None = None) -> list[tuple[int, pa.Table]]:
-        """Every readable part with its number; unreadable ones go to damaged/ with a warning."""
+        """Every readable part with its number; unreadable ones, and parts that are not this run's
+        (other columns, vectors of another dimension), go to damaged/ with a warning."""
         out = []
         for part in self._part_files():
             try:
-                table = pq.read_table(part, columns=columns)
+                problem = self._part_problem(pq.read_schema(part))
+                table = None if problem else pq.read_table(part, columns=columns)
             except (OSError, pa.ArrowException) as exc:
+                problem = str(exc)
+            if problem:
                 damaged = self.parts / DAMAGED_DIR
                 damaged.mkdir(exist_ok=True)
                 os.replace(part, damaged / part.name)
-                logger.warning("%s: damaged part set aside in %s (%s); its inputs are done again", part, damaged, exc)
+                logger.warning(
+                    "%s: damaged part set aside in %s (%s); its inputs are done again", part, damaged, problem
+                )
                 continue
             out.append((int(PART_NAME.match(part.name).group(1)), table))
         return out
+
+    def _part_problem(self, sch: pa.Schema) -> str | None:
+        expected = schema(self.dim)
+        missing = [f.name for f in expected if f.name not in sch.names]
+        if missing:
+            return f"no column {missing[0]!r}: not a part of fever-embed"
+        kind = sch.field("embedding").type
+        if not pa.types.is_fixed_size_list(kind) or kind.list_size != self.dim:
+            return f"its vectors are {kind}, this run's are {self.dim}-d"
+        return None
 
     def done_paths(self) -> set[str]:
         """Keys (:func:`input_key`) of the inputs already done; inputs that failed are not done."""
@@ -250,6 +271,45 @@ class PartWriter:
                 f"{self.out}: merging the parts needs about {need / 2**20:.1f} MB free on its disk, "
                 f"{free / 2**20:.1f} MB are; {self._kept_parts()}"
             )
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    import stat
+
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _read_manifest(manifest: Path) -> dict[str, str]:
+    """The manifest of a run, or a FeverError that says it is damaged and what to do."""
+    try:
+        saved = json.loads(manifest.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeverError(f"{manifest}: damaged ({exc}); use --overwrite to start again") from None
+    if not isinstance(saved, dict) or not all(isinstance(v, str) for v in saved.values()):
+        raise FeverError(
+            f"{manifest}: damaged (not an object of text settings, as fever-embed writes); "
+            "use --overwrite to start again"
+        )
+    return saved
+
+
+def _options_of(saved: dict[str, str], where: Path) -> dict[str, Any]:
+    try:
+        options = json.loads(saved.get("fever.options", "{}"))
+    except ValueError as exc:
+        raise FeverError(f"{where}: damaged fever.options ({exc}); use --overwrite to start again") from None
+    if not isinstance(options, dict):
+        raise FeverError(f"{where}: damaged fever.options (not an object); use --overwrite to start again")
+    return options
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

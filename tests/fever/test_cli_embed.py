@@ -227,23 +227,72 @@ def _options(**changes):
     return {**{k: getattr(args, k) for k in RUN_OPTIONS}, **changes}
 
 
+HOLD_LOCK = (
+    "import sys, time; from pathlib import Path; from fever.locks import OutputLock; "
+    "OutputLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(60)"
+)
+
+
 def test_a_second_run_on_an_output_in_use_is_refused(tmp_path, tiny_model_dir, capsys):
+    """Issue 26.3: the lock is an flock taken before anything is looked at; its owner's death frees it."""
     out = tmp_path / "v.parquet"
-    _unfinished_run(out, tiny_model_dir, _options())
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    _unfinished_run(out, tiny_model_dir, _options()).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        (tmp_path / "v.parquet.parts" / "lock").write_text(f"{sleeper.pid}\n")
+        assert holder.stdout.readline().strip() == "held"
         for extra in ([], ["--resume"], ["--overwrite"]):
             assert main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", *extra]) == 1
-            assert f"another fever-embed (pid {sleeper.pid}) is writing it" in capsys.readouterr().err
+            assert f"another fever-embed (pid {holder.pid}) is writing it" in capsys.readouterr().err
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # the process is gone: its lock is stale and --resume takes over
+        holder.kill()  # kill -9: no clean-up runs, the kernel drops the lock
+        holder.wait()
+    assert (tmp_path / "v.parquet.lock").exists()  # the dead owner's file stays, and blocks nobody
     assert main([str(SAMPLES), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", "--resume"]) == 0
     table = pq.read_table(out)
     keys = list(zip(table.column("path").to_pylist(), table.column("face").to_pylist()))
     assert len(keys) == len(set(keys)) == 9 and not (tmp_path / "v.parquet.parts").exists()  # 8 faces, 1 skipped
+    assert not (tmp_path / "v.parquet.lock").exists()
+
+
+def test_a_lock_file_naming_a_live_but_unrelated_pid_blocks_nothing(tmp_path, tiny_model_dir):
+    """A pid reused by another program (here: this test's own parent) no longer locks an output forever."""
+    out = tmp_path / "v.parquet"
+    (tmp_path / "v.parquet.lock").write_text(f"{os.getppid()}\n")
+    assert main([str(SAMPLES / "ferplus_anger_fer0032225.png"), "--out", str(out), "--model", str(tiny_model_dir)]) == 0
+    assert pq.read_table(out).num_rows == 1
+
+
+def test_two_writers_arriving_together_cannot_both_get_in(tmp_path):
+    """The race of --shard 0/2 and 1/2 into one file: of writers that try at the same moment, one wins."""
+    import threading
+
+    from fever.errors import FeverError
+    from fever.locks import OutputLock
+
+    out = tmp_path / "v.parquet"
+    for _ in range(20):
+        start = threading.Barrier(4)
+        won, refused = [], []
+
+        def attempt():
+            lock = OutputLock(out)
+            start.wait()
+            try:
+                won.append(lock.acquire())
+            except FeverError as exc:
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=attempt) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1 and len(refused) == 3
+        assert all(
+            "v.parquet: another fever-embed" in r and r.endswith("is writing it; wait for it to finish")
+            for r in refused
+        )
+        won[0].release()
 
 
 def test_resume_with_other_options_or_without_a_manifest_is_refused(tmp_path, tiny_model_dir, capsys):
@@ -325,3 +374,72 @@ def test_a_disk_too_full_to_merge_keeps_every_row_for_resume(tmp_path, tiny_mode
     monkeypatch.setattr(fever.Extractor, "embed_crops", lambda self, *a, **k: embedded.append(1))
     assert main(args + ["--resume"]) == EXIT_OK
     assert embedded == [] and pq.read_table(out).num_rows == rows > 0
+
+
+def _run(out, tiny_model_dir, *extra, inputs=None):
+    paths = [str(p) for p in (inputs or [SAMPLES / "ferplus_anger_fer0032225.png"])]
+    return main([*paths, "--out", str(out), "--model", str(tiny_model_dir), "--no-progress", *extra])
+
+
+def test_resume_and_overwrite_touch_only_files_fever_wrote(tmp_path, tiny_model_dir, capsys):
+    """Issue 26.6: --resume onto a foreign parquet replaced it; --overwrite replaced an input photo,
+    a FIFO or a device named as --out."""
+    import pyarrow as pa
+
+    foreign = tmp_path / "theirs.parquet"
+    pq.write_table(pa.table({"x": [1, 2, 3]}), foreign)
+    for option in ("--resume", "--overwrite"):
+        assert _run(foreign, tiny_model_dir, option) == EXIT_FATAL
+        assert (
+            f"theirs.parquet: was not written by fever-embed (no fever metadata); {option}" in capsys.readouterr().err
+        )
+        assert pq.read_table(foreign).column("x").to_pylist() == [1, 2, 3]
+    photo = tmp_path / "me.png"
+    shutil.copy(SAMPLES / "ferplus_anger_fer0032225.png", photo)
+    before = photo.read_bytes()
+    assert _run(photo, tiny_model_dir, "--overwrite", inputs=[photo]) == EXIT_FATAL
+    assert "me.png: cannot be read as a parquet file" in capsys.readouterr().err and photo.read_bytes() == before
+    fifo = tmp_path / "pipe.parquet"
+    os.mkfifo(fifo)
+    assert _run(fifo, tiny_model_dir, "--overwrite") == EXIT_FATAL
+    assert "pipe.parquet: is a FIFO, not a regular file" in capsys.readouterr().err
+    assert _run(Path("/dev/null"), tiny_model_dir, "--overwrite") == EXIT_FATAL
+    assert "/dev/null: is a character device, not a regular file" in capsys.readouterr().err
+    ours = tmp_path / "ours.parquet"
+    assert _run(ours, tiny_model_dir) == EXIT_OK and _run(ours, tiny_model_dir, "--overwrite") == EXIT_OK
+
+
+def test_hand_damaged_run_files_give_a_message_not_a_traceback(tmp_path, tiny_model_dir, capsys, caplog):
+    """Issue 26.14: each damaged file is named with what to do."""
+    import json as _json
+
+    import pyarrow as pa
+
+    out = tmp_path / "v.parquet"
+    manifest = tmp_path / "v.parquet.parts" / "manifest.json"
+    _unfinished_run(out, tiny_model_dir, _options()).close()
+    saved = manifest.read_text()
+    for damage, message in (
+        ("[]", "manifest.json: damaged (not an object of text settings"),
+        ("{not json", "manifest.json: damaged (Expecting property name"),
+        (_json.dumps({**_json.loads(saved), "fever.options": "{bad"}), "manifest.json: damaged fever.options"),
+        (_json.dumps({**_json.loads(saved), "fever.options": "[1]"}), "damaged fever.options (not an object)"),
+    ):
+        manifest.write_text(damage)
+        assert _run(out, tiny_model_dir, "--resume") == EXIT_FATAL
+        err = capsys.readouterr().err
+        assert message in err and "use --overwrite to start again" in err and "Traceback" not in err
+    manifest.write_text(saved)
+    # a part of another dimension: set aside, its input done again
+    other = fever.extract([SAMPLES / "ferplus_anger_fer0032225.png"], tiny_model_dir).to_arrow()
+    wide = pa.table({**{n: other.column(n) for n in other.column_names if n != "embedding"}})
+    wide = wide.append_column("embedding", pa.array([[0.0] * 7], pa.list_(pa.float32(), 7)))
+    pq.write_table(wide, tmp_path / "v.parquet.parts" / "part-000009.parquet")
+    assert _run(out, tiny_model_dir, "--resume") == EXIT_OK
+    assert "part-000009.parquet: damaged part set aside" in caplog.text
+    assert "its vectors are fixed_size_list<element: float>[7], this run's are 256-d" in caplog.text
+    assert pq.read_table(out).num_rows == 1 and np.isfinite(embeddings(pq.read_table(out))).all()
+    # a corrupt OUT on --resume
+    out.write_bytes(out.read_bytes()[:-40])
+    assert _run(out, tiny_model_dir, "--resume") == EXIT_FATAL
+    assert "v.parquet: cannot be read as a parquet file" in capsys.readouterr().err
