@@ -98,7 +98,10 @@ class Extractor:
             self.model = model.to(self.device).eval()
         else:
             self.model = load(
-                model or DEFAULT_MODEL, revision=revision, local_files_only=local_files_only, device=self.device
+                DEFAULT_MODEL if model is None else model,
+                revision=revision,
+                local_files_only=local_files_only,
+                device=self.device,
             )
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -607,7 +610,7 @@ def get_extractor(
     """
     if isinstance(model, FeverModel):
         return Extractor(model, device=device, precision=precision, **kwargs)
-    key = (str(model or DEFAULT_MODEL), device, precision, tuple(sorted(kwargs.items())))
+    key = (str(DEFAULT_MODEL if model is None else model), device, precision, tuple(sorted(kwargs.items())))
     if key not in _CACHE:
         _CACHE[key] = Extractor(model, device=device, precision=precision, **kwargs)
     return _CACHE[key]

@@ -21,3 +21,8 @@ MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024
 # decoded images in flight per batch of fever.extract: 8 x BATCH_PIXELS (118 MP, about 350 MB of
 # pixels): a folder of 80 MP photos is read a photo at a time instead of 16 at once (7.3 GB)
 IMAGE_BATCH_PIXELS = 8 * BATCH_PIXELS
+# a network a config may build (counted on the meta device before anything is allocated): the
+# largest fever network (the paper's teacher, 12 M) x 25; ViT-H (632 M) and a 64 x 8192 dense block are over
+MAX_PARAMETERS = 300_000_000
+# values all layers of a network output for one image (the paper's teacher at 140 px: about 25 M)
+MAX_ACTIVATIONS = 400_000_000

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
+from .io.images import file_kind
 from .locks import OutputLock
 from .result import STATUS_ERROR, STATUS_SKIPPED, Row, arrow_text, rows_to_table, schema  # noqa: F401
 
@@ -78,7 +79,8 @@ class PartWriter:
             raise FeverError(f"{self.out}: is a folder; --out names the parquet file to write")
         if self.out.exists() and not self.out.is_file():
             raise FeverError(
-                f"{self.out}: is {_file_kind(self.out)}, not a regular file; --out names the parquet file to write"
+                f"{self.out}: is {file_kind(self.out.stat().st_mode)}, not a regular file; "
+                "--out names the parquet file to write"
             )
         self.parts = self.out.with_name(self.out.name + ".parts")
         self.dim = dim
@@ -271,21 +273,6 @@ class PartWriter:
                 f"{self.out}: merging the parts needs about {need / 2**20:.1f} MB free on its disk, "
                 f"{free / 2**20:.1f} MB are; {self._kept_parts()}"
             )
-
-
-def _file_kind(path: Path) -> str:
-    mode = path.stat().st_mode
-    import stat
-
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 def _read_manifest(manifest: Path) -> dict[str, str]:

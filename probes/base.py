@@ -23,6 +23,20 @@ PROBE_JSON, PROBE_WEIGHTS = "probe.json", "probe.safetensors"
 PARAM_LIMITS = {"hidden": 4096, "layers": 16, "clip": 10_000, "window": 100_000}
 
 
+# a probe reads vectors of fever models (256-d); far above any, far below what exhausts memory
+MAX_DIM = 65_536
+
+
+def state_dim(extra: dict[str, Any], key: str = "dim") -> int:
+    """The vector dimension a saved probe's state gives, checked: a whole number from 1 to MAX_DIM."""
+    if key not in extra:
+        raise ProbeError(f"state has no {key!r} (the vector dimension the probe was fitted on)")
+    value = extra[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DIM:
+        raise ProbeError(f"state {key!r} must be a whole number from 1 to {MAX_DIM:,}, not {value!r}")
+    return value
+
+
 def check_vectors(x: Any, dim: int | None = None, what: str = "vectors") -> np.ndarray:
     arr = np.asarray(x, dtype=np.float32)
     if arr.ndim != 2:
@@ -91,22 +105,42 @@ def load(folder: str | Path) -> Probe:
     for name in (PROBE_JSON, PROBE_WEIGHTS):
         if not (folder / name).is_file():
             raise ProbeError(f"{folder / name}: missing; not a saved probe folder")
+    where = folder / PROBE_JSON
     try:
-        meta = json.loads((folder / PROBE_JSON).read_text())
-        name, params = meta["probe"], dict(meta["params"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ProbeError(f"{folder / PROBE_JSON}: not a saved probe ({exc})") from None
+        meta = json.loads(where.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProbeError(f"{where}: not a saved probe ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ProbeError(f"{where}: not a saved probe (not a JSON object)")
+    for key, kind in (("probe", str), ("params", dict), ("state", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise ProbeError(
+                f"{where}: {key!r} must be {'a name' if kind is str else 'an object'}, not {meta.get(key)!r}"
+            )
+    name, params = meta["probe"], dict(meta["params"])
     for key, limit in PARAM_LIMITS.items():
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit):
-            raise ProbeError(f"{folder / PROBE_JSON}: {key} must be a whole number from 1 to {limit:,}, not {value!r}")
-    probe = create(name, **params)
+            raise ProbeError(f"{where}: {key} must be a whole number from 1 to {limit:,}, not {value!r}")
+    try:
+        probe = create(name, **params)
+    except TypeError as exc:  # sklearn's __init__ names the parameter it does not know
+        raise ProbeError(f"{where}: the parameters do not fit probe {name!r} ({exc})") from None
     try:
         arrays = load_file(str(folder / PROBE_WEIGHTS))
     except Exception as exc:
         raise ProbeError(f"{folder / PROBE_WEIGHTS}: corrupt or truncated ({exc})") from None
+    for key, array in arrays.items():
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise ProbeError(
+                f"{folder / PROBE_WEIGHTS}: array {key!r} holds {bad} NaN or infinite values of {array.size}; "
+                "the probe is damaged: fit or save it again"
+            )
     try:
         probe._set_state(arrays, meta["state"])
     except ProbeError as exc:
         raise ProbeError(f"{folder}: {exc}") from None
+    except KeyError as exc:
+        raise ProbeError(f"{where}: state has no {exc} (saved by another version, or edited by hand)") from None
     return probe

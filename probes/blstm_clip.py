@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Probe, ProbeError
+from .base import Probe, ProbeError, state_dim
 from .metrics import s_metric
 from .registry import register
-from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, train_validation
+from .torch_state import EarlyStopping, build_checked, check_sequences, module_state, train_validation
 
 
 class _ClipNet(nn.Module):
@@ -185,8 +185,7 @@ class BlstmClipProbe(Probe):
         }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        self.dim_ = extra["dim"]
-        self.net_ = _ClipNet(self.dim_, self.hidden, self.layers, self.n_classes)
-        load_module_state(self.net_, arrays)
+        self.dim_ = state_dim(extra)
+        self.net_ = build_checked(lambda: _ClipNet(self.dim_, self.hidden, self.layers, self.n_classes), arrays)
         self.class_weights_ = arrays["class_weights"]
         self.val_s_, self.best_epoch_ = extra["val_s"], extra["best_epoch"]

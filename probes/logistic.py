@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Probe, ProbeError, check_vectors
+from .base import Probe, ProbeError, check_vectors, state_dim
 from .metrics import confusion_matrix, macro_f1
 from .registry import register
 
@@ -169,7 +169,9 @@ class LogisticProbe(Probe):
         )
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        classes, dim = len(extra["classes"]), int(extra["n_features_in"])
+        if not isinstance(extra.get("classes"), list) or not extra["classes"]:
+            raise ProbeError(f"state 'classes' must be a list of class names, not {extra.get('classes')!r}")
+        classes, dim = len(extra["classes"]), state_dim(extra, "n_features_in")
         want = {"coef": (classes, dim), "intercept": (classes,), "mean": (dim,), "scale": (dim,)}
         got = {k: getattr(arrays.get(k), "shape", None) for k in want}
         wrong = [

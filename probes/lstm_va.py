@@ -17,10 +17,10 @@ import torch
 from scipy.ndimage import median_filter
 from torch import nn
 
-from .base import Probe, ProbeError
+from .base import Probe, ProbeError, state_dim
 from .metrics import ccc
 from .registry import register
-from .torch_state import EarlyStopping, check_sequences, load_module_state, module_state, train_validation
+from .torch_state import EarlyStopping, build_checked, check_sequences, module_state, train_validation
 
 
 class _VANet(nn.Module):
@@ -246,8 +246,7 @@ class LstmVAProbe(Probe):
         }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        self.dim_ = extra["dim"]
-        self.net_ = _VANet(self.dim_, self.hidden, self.layers, self.dropout)
-        load_module_state(self.net_, arrays)
+        self.dim_ = state_dim(extra)
+        self.net_ = build_checked(lambda: _VANet(self.dim_, self.hidden, self.layers, self.dropout), arrays)
         self.postprocessing_ = extra["postprocessing"]
         self.val_ccc_, self.best_epoch_ = extra["val_ccc"], extra["best_epoch"]

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Probe, ProbeError, check_vectors
+from .base import Probe, ProbeError, check_vectors, state_dim
 from .registry import register
-from .torch_state import EarlyStopping, load_module_state, module_state
+from .torch_state import EarlyStopping, build_checked, module_state
 
 HEADS = ("emotion", "gender", "race", "age")
 PAPER_AGE_EDGES = (4, 20, 40, 70)  # bins 0-3, 4-19, 20-39, 40-69, 70+
@@ -179,7 +179,6 @@ class MultiTaskProbe(Probe):
         }
 
     def _set_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        self.dim_ = extra["dim"]
-        self.net_ = _MultiNet(self.dim_, self.hidden, self.dropout, self._sizes)
-        load_module_state(self.net_, arrays)
+        self.dim_ = state_dim(extra)
+        self.net_ = build_checked(lambda: _MultiNet(self.dim_, self.hidden, self.dropout, self._sizes), arrays)
         self.best_epoch_, self.val_emotion_accuracy_ = extra["best_epoch"], extra["val_emotion_accuracy"]

@@ -15,6 +15,40 @@ def module_state(module: torch.nn.Module, prefix: str = "net.") -> dict[str, np.
     return {prefix + k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 
 
+def build_checked(
+    factory: Callable[[], torch.nn.Module], arrays: dict[str, np.ndarray], prefix: str = "net."
+) -> torch.nn.Module:
+    """Build a saved probe's network only once its shapes match the arrays in the file.
+
+    The network is first built on the meta device (no memory), so that parameters in probe.json
+    that ask for a far larger network than the saved arrays hold (hidden 4096 x 16 layers: 8.8 GB)
+    are refused before anything is allocated; the real network is then no larger than the file.
+
+    Raises:
+        ProbeError: naming the first missing, unexpected or misshapen tensor.
+    """
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in factory().state_dict().items()}
+    saved = {k[len(prefix) :]: tuple(v.shape) for k, v in arrays.items() if k.startswith(prefix)}
+    missing = sorted(set(shapes) - set(saved))
+    extra = sorted(set(saved) - set(shapes))
+    wrong = [
+        f"{k}: parameters ask for {shapes[k]}, the file has {saved[k]}"
+        for k in shapes
+        if k in saved and shapes[k] != saved[k]
+    ]
+    if missing or extra or wrong:
+        first = (
+            ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else [])
+            + ([f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else [])
+            + wrong[:1]
+        )
+        raise ProbeError("the saved network does not match the probe's parameters: " + "; ".join(first))
+    module = factory()
+    load_module_state(module, arrays, prefix)
+    return module
+
+
 def load_module_state(module: torch.nn.Module, arrays: dict[str, np.ndarray], prefix: str = "net.") -> None:
     module.load_state_dict(
         {k[len(prefix) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}

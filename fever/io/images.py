@@ -7,6 +7,7 @@ files, unreadable files, images smaller than ``MIN_SIDE`` and decompression bomb
 
 from __future__ import annotations
 
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,20 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages ("a FIFO", "a character device")."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def _error(source: str, problem: str) -> Exception:
     from ..errors import InputError
 
@@ -60,8 +75,11 @@ FLOAT_TOLERANCE = 1e-3
 
 
 def _to_uint8(arr: np.ndarray, source: str, notes: list[str], sixteen_bit: bool = False) -> np.ndarray:
-    """Numbers of any numeric type -> uint8, by what their range says they are; never a silent
-    clip or wrap: values that fit no image convention are refused with their range."""
+    """Numbers -> uint8 by the dtype's rule, never by guessing from the values (a [-1, 1] image
+    without negative pixels looks like a [0, 1] one, a uint16 array of 8-bit values like a black
+    16-bit image). The rules: uint8 as is; uint16 (and 16-bit image files) is 16-bit; other integer
+    types hold 8-bit values; floats are in [0, 1]. Values that break their rule, and the one
+    ambiguous case (a uint16 array with no value above 255), are refused with what to pass."""
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
@@ -70,25 +88,34 @@ def _to_uint8(arr: np.ndarray, source: str, notes: list[str], sixteen_bit: bool 
         if not np.isfinite(arr).all():
             raise _error(source, "float image contains NaN or infinite values")
         lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-        tol = FLOAT_TOLERANCE
-        if lo >= 0 and hi <= 1 + tol:
-            scaled, what = arr.astype(np.float64) * 255.0, "float in [0, 1]"
-        elif lo >= -1 - tol and hi <= 1 + tol:
-            scaled, what = (arr.astype(np.float64) + 1.0) * 127.5, "float in [-1, 1]"
-        elif lo >= 0 and hi <= 255 + tol:
-            scaled, what = arr.astype(np.float64), "float in [0, 255]"
-        else:
-            raise _error(source, f"float values from {lo:g} to {hi:g} fit no image range ([0, 1], [-1, 1] or [0, 255])")
-        notes.append(f"converted from {what} to uint8")
-        return scaled.round().clip(0, 255).astype(np.uint8)
+        if lo < -FLOAT_TOLERANCE or hi > 1 + FLOAT_TOLERANCE:
+            raise _error(
+                source,
+                f"float values from {lo:g} to {hi:g} are outside [0, 1], the range float images are read in; "
+                "pass (x + 1) / 2 for a [-1, 1] image, x / 255 for a [0, 255] one",
+            )
+        notes.append("converted from float in [0, 1] to uint8")
+        return (arr.astype(np.float64) * 255.0).round().clip(0, 255).astype(np.uint8)
     lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
     if lo < 0:
         raise _error(source, f"integer image has negative values (down to {lo}); pixels are 0 or more")
-    if sixteen_bit or arr.dtype == np.uint16 or hi > 255:
+    if sixteen_bit or arr.dtype == np.uint16:
         if hi > 65535:
             raise _error(source, f"integer values up to {hi} are more than 16 bits; not an image")
+        if not sixteen_bit and hi <= 255:
+            raise _error(
+                source,
+                f"uint16 array whose values are all 255 or less (up to {hi}): 8-bit values in a 16-bit array, or "
+                "a nearly black 16-bit image? pass arr.astype(np.uint8) for the first, arr / 65535 for the second",
+            )
         notes.append("scaled from 16-bit to 8-bit")
         return (arr.astype(np.float64) / 257.0).round().astype(np.uint8)
+    if hi > 255:
+        raise _error(
+            source,
+            f"{arr.dtype} values up to {hi} are not 8-bit values; integer arrays other than uint16 hold 0-255 "
+            "(a 16-bit image is a uint16 array)",
+        )
     return arr.astype(np.uint8)
 
 
@@ -109,7 +136,7 @@ def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float32 if mode == "F" else np.int64)
-        gray = _to_uint8(arr, source, notes, sixteen_bit=mode.startswith("I;16"))
+        gray = _to_uint8(arr, source, notes, sixteen_bit=mode != "F")  # the file says 16/32 bits
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -124,14 +151,19 @@ def _pil_to_rgb(img: Image.Image, source: str, notes: list[str]) -> np.ndarray:
 def _open_path(path: Path) -> LoadedImage:
     source = str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise _error(source, "file not found") from None
     except PermissionError:
         raise _error(source, "cannot read the file: permission denied") from None
-    if path.is_dir():
+    except OSError as exc:  # a symlink loop (ELOOP), a name too long...
+        raise _error(source, f"cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise _error(source, "is a directory, not an image")
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        # reading a FIFO waits for a writer that may never come; a device may never end
+        raise _error(source, f"is {file_kind(info.st_mode)}, not a regular file; only image files are read")
+    if info.st_size == 0:
         raise _error(source, "empty file (0 bytes)")
     try:
         handle = path.open("rb")
@@ -154,12 +186,13 @@ def _open_path(path: Path) -> LoadedImage:
             handle.seek(0)
             head = handle.read(16)
             raise _error(source, f"not an image file that can be decoded (starts with {head!r})") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
+            # RuntimeError: Pillow's AVIF and HEIF plug-ins report corrupt data so
             from ..errors import InputError
 
             if isinstance(exc, InputError):
                 raise
-            raise _error(source, f"truncated or corrupt image data ({exc})") from None
+            raise _error(source, f"truncated or corrupt image data ({type(exc).__name__}: {exc})") from None
 
 
 def _from_array(arr: np.ndarray, source: str) -> LoadedImage:

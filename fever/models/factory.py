@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .budget import check_budget
 from .network import FeverModel
 from .registry import get_config
 
@@ -33,7 +34,9 @@ def create_model(
         if overrides or backbone_weights:
             raise ValueError("pretrained=True loads the stored config; overrides would not match the weights")
         return load(model_name)
-    return FeverModel(get_config(model_name, **overrides), backbone_weights=backbone_weights)
+    config = get_config(model_name, **overrides)
+    check_budget(config)  # on the meta device: an override asking for 9.6 GB is refused before it is built
+    return FeverModel(config, backbone_weights=backbone_weights)
 
 
 def load(

@@ -187,6 +187,12 @@ def resolve(
 ) -> tuple[Path, str]:
     """Find the folder that holds a model; returns it and a human-readable source."""
     text = str(name_or_path)
+    if not text.strip():
+        # Path("") is the current folder: an empty name must not load whatever lies there
+        raise UnknownModelError(
+            f"the model name is empty ({text!r}); give a registered name, a model folder or a Hub repo id "
+            f"(owner/name), or leave it out for the default. Registered: {', '.join(list_models())}"
+        )
     path = Path(text).expanduser()
     if path.is_dir():
         return path, str(path.resolve())
@@ -241,7 +247,24 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]
         raise ModelLoadError(
             f"{file}: corrupt or truncated safetensors file ({exc}); download or save it again"
         ) from exc
+    check_finite(tensors, file)
     return tensors, metadata
+
+
+def check_finite(tensors: dict[str, torch.Tensor], file: Path | str) -> None:
+    """Refuse weights with NaN or infinite values: a valid file can carry them (damaged bytes inside
+    a tensor, a diverged training run), and they give all-NaN vectors with status ok.
+
+    Raises:
+        ModelLoadError: naming the file, the first bad tensor and how many of its values are bad.
+    """
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ModelLoadError(
+                f"{file}: tensor {key!r} holds {bad} NaN or infinite values of {tensor.numel()}; "
+                "the weights are damaged: download or save them again"
+            )
 
 
 def stored_dtype(tensors: dict[str, torch.Tensor]) -> str:

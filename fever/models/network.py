@@ -139,11 +139,20 @@ class FeverModel(nn.Module):
         device: str | torch.device = "cpu",
     ) -> "FeverModel":
         """Same as :func:`fever.load`: find the files, check that they fit, build, load, eval mode."""
+        from ..errors import ModelLoadError
+        from .budget import check_budget
+
         folder, source = hub.resolve(name_or_path, revision, cache_dir, local_files_only)
         config = hub.read_config(folder)
+        try:
+            # shapes first, on the meta device: a config asking for a huge or unknown network is
+            # refused before anything is allocated, and the real one is never larger than the file
+            shapes = check_budget(config).state_dict()
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{folder / hub.CONFIG_NAME}: {exc}") from None
         tensors, metadata = hub.read_weights(folder)
+        hub.check_weights_fit(shapes, config, tensors, metadata, folder)
         model = cls(config)
-        hub.check_weights_fit(model.state_dict(), config, tensors, metadata, folder)
         model.load_state_dict(tensors, strict=True)
         model.origin = ModelOrigin(
             source=source,

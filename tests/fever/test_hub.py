@@ -11,6 +11,7 @@ import torch
 
 import fever
 from fever.models.hub import CONFIG_NAME, WEIGHTS_NAME
+from tests.helpers import SAMPLES
 
 
 def _same_weights(a, b):
@@ -274,7 +275,7 @@ def test_cli_without_network_says_it_once(tmp_path):
     import subprocess
     import sys
 
-    from tests.helpers import ROOT, SAMPLES
+    from tests.helpers import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT="http://127.0.0.1:9", OMP_NUM_THREADS="1")
@@ -288,3 +289,64 @@ def test_cli_without_network_says_it_once(tmp_path):
     assert len(errors) == 1 and "the Hugging Face Hub cannot be reached" in errors[0], run.stderr
     assert "hf download fever-org/absent" in errors[0] and "huggingface-cli" not in run.stderr
     assert "retry" not in run.stderr.lower() and "offline mode" not in run.stderr.lower()
+
+
+def test_weights_with_nan_values_are_refused_naming_the_tensor(copy_of):
+    """Issue 26.8: NaN bytes inside a valid safetensors file gave all-NaN vectors with status ok."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(copy_of / WEIGHTS_NAME), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(copy_of / WEIGHTS_NAME))
+    name = sorted(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 10)[0]
+    tensors[name].view(-1)[3] = float("nan")
+    tensors[name].view(-1)[5] = float("inf")
+    save_file(tensors, str(copy_of / WEIGHTS_NAME), metadata=metadata)
+    with pytest.raises(fever.ModelLoadError, match=f"tensor '{name}' holds 2 NaN or infinite values of"):
+        fever.load(copy_of)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"backbone": "nonet"}, "config.json: unknown backbone 'nonet'"),
+        ({"backbone": "vit_h_14"}, "config.json: the config cannot be built"),
+        ({"backbone": "resnet152"}, "does not match model.safetensors"),  # buildable, but not these weights
+    ],
+)
+def test_configs_naming_other_or_huge_networks_are_refused_before_building(copy_of, change, message, monkeypatch):
+    """Issue 26.15: the network is built on the meta device and checked against the file first."""
+    from fever.models import network
+
+    config = json.loads((copy_of / CONFIG_NAME).read_text())
+    (copy_of / CONFIG_NAME).write_text(json.dumps({**config, **change}))
+    built = []
+    monkeypatch.setattr(network.FeverModel, "load_state_dict", lambda *a, **k: built.append(1))
+    with pytest.raises(fever.ModelLoadError, match=message):
+        fever.load(copy_of)
+    assert built == []  # refused before a real network took any memory
+
+
+def test_a_budget_holds_parameters_and_activations_before_allocation(monkeypatch):
+    """64 dense layers of growth 8192 would be 697 G parameters; nothing is allocated to find out."""
+    import resource
+
+    from fever import limits
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(fever.ModelLoadError, match=r"697,040,166,440 parameters .* over the limit of 300,000,000"):
+        fever.create_model("fever-teacher-112", dense_layers=64, growth_rate=8192)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: under 200 MB more
+    monkeypatch.setattr(limits, "MAX_ACTIVATIONS", 10_000)
+    with pytest.raises(fever.ModelLoadError, match=r"outputs [\d,]+ values per 48 px image .*MAX_ACTIVATIONS"):
+        fever.create_model("fever-student-vgg-s48")
+
+
+def test_an_empty_model_name_is_refused_not_read_as_the_default():
+    """Issue 26.7: --model "" used the default model in silence (and Path("") is the current folder)."""
+    from fever.cli.embed import main
+
+    with pytest.raises(fever.UnknownModelError, match="the model name is empty"):
+        fever.load("")
+    assert main([str(SAMPLES / "ferplus_anger_fer0032225.png"), "--out", "/tmp/never.parquet", "--model", ""]) == 1

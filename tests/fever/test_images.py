@@ -194,14 +194,14 @@ def test_arrays_tensors_and_pil():
 @pytest.mark.parametrize(
     "array, expected, note",
     [
-        (np.full((20, 20), -1.0, np.float32), 0, "converted from float in [-1, 1] to uint8"),
+        (np.full((20, 20), 0.5, np.float16), 128, "converted from float in [0, 1] to uint8"),
         (np.full((20, 20), 1.0001, np.float32), 255, "converted from float in [0, 1] to uint8"),
-        (np.full((20, 20), 128.0, np.float64), 128, "converted from float in [0, 255] to uint8"),
-        (np.full((20, 20), 40000, np.int32), 156, "scaled from 16-bit to 8-bit"),
+        (np.full((20, 20), 40000, np.uint16), 156, "scaled from 16-bit to 8-bit"),
         (np.full((20, 20), 200, np.int64), 200, None),
+        (np.full((20, 20), 7, np.uint32), 7, None),
     ],
 )
-def test_numeric_arrays_are_read_by_their_range(array, expected, note):
+def test_numeric_arrays_are_read_by_their_dtype(array, expected, note):
     loaded = load_image(array)
     assert int(loaded.array[0, 0, 0]) == expected
     assert (note in loaded.notes) if note else not loaded.notes
@@ -211,8 +211,12 @@ def test_numeric_arrays_are_read_by_their_range(array, expected, note):
     "array, message",
     [
         (np.full((20, 20), -5, np.int32), "negative values \\(down to -5\\)"),
-        (np.full((20, 20), 70000, np.int32), "more than 16 bits"),
-        (np.full((20, 20), 300.0, np.float32), "float values from 300 to 300 fit no image range"),
+        (np.full((20, 20), 70000, np.int32), "int32 values up to 70000 are not 8-bit values"),
+        (np.full((20, 20), 300.0, np.float32), "float values from 300 to 300 are outside \\[0, 1\\]"),
+        # issue 26.10: the value-guessing cases, refused by the dtype's rule
+        (np.full((20, 20), 128.0, np.float64), "pass \\(x \\+ 1\\) / 2 for a \\[-1, 1\\] image, x / 255"),
+        (np.full((20, 20), -1.0, np.float32), "float values from -1 to -1 are outside \\[0, 1\\]"),
+        (np.full((20, 20), 200, np.uint16), "uint16 array whose values are all 255 or less \\(up to 200\\)"),
         (np.array([[np.nan] * 20] * 20, np.float32), "NaN or infinite"),
     ],
 )

@@ -181,3 +181,55 @@ def test_saved_probes_that_ask_too_much_or_do_not_add_up_are_refused(blobs, tmp_
     (lstm / "probe.safetensors").write_bytes(b"")
     with pytest.raises(ProbeError, match="hidden must be a whole number from 1 to 4,096, not 300000"):
         probes.load(lstm)
+
+
+def _saved_lstm(tmp_path, **params):
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(30, 8)).astype(np.float32) for _ in range(4)]
+    va = [np.tanh(s[:, :2]) for s in seqs]
+    return (
+        probes.create("lstm-va", hidden=8, layers=1, max_epochs=2, window=10, **params)
+        .fit(seqs, va)
+        .save(tmp_path / "lstm")
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda m: m["params"].update(hidden=4096, layers=16),
+            "the saved network does not match the probe's parameters",
+        ),
+        (lambda m: m["state"].update(dim="abc"), "state 'dim' must be a whole number from 1 to 65,536, not 'abc'"),
+        (lambda m: m["state"].update(dim=10**9), "state 'dim' must be a whole number from 1 to 65,536, not 1000000000"),
+        (lambda m: m["params"].update(colour="blue"), "the parameters do not fit probe 'lstm-va'"),
+        (lambda m: m.pop("state"), "'state' must be an object, not None"),
+        (lambda m: m["state"].pop("dim"), "state has no 'dim'"),
+    ],
+)
+def test_hand_edited_probe_files_are_refused_before_building(tmp_path, edit, message):
+    """Issue 26.16: each names probe.json or its field; hidden 4096 x 16 layers allocated 8.8 GB first."""
+    import json
+    import resource
+
+    folder = _saved_lstm(tmp_path)
+    meta = json.loads((folder / "probe.json").read_text())
+    edit(meta)
+    (folder / "probe.json").write_text(json.dumps(meta))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ProbeError, match=message):
+        probes.load(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+
+
+def test_probes_with_nan_coefficients_are_refused(blobs, tmp_path):
+    """Issue 26.8: a probe with NaN coefficients predicted "neutral" everywhere."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = probes.create("logistic").fit(*blobs).save(tmp_path / "p")
+    arrays = load_file(str(folder / "probe.safetensors"))
+    arrays["coef"][1, 2] = np.nan
+    save_file(arrays, str(folder / "probe.safetensors"))
+    with pytest.raises(ProbeError, match=r"probe.safetensors: array 'coef' holds 1 NaN or infinite values of 48"):
+        probes.load(folder)
