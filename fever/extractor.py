@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -528,8 +529,12 @@ def _pixels_of(item: Any) -> int:
     decoder then reports what is wrong)."""
     try:
         if isinstance(item, (str, Path)):
+            import stat
+
             from PIL import Image
 
+            if not stat.S_ISREG(os.stat(item).st_mode):  # a FIFO would block the open; the loader says why
+                return 0
             with Image.open(item) as img:
                 return int(img.size[0]) * int(img.size[1])
         if hasattr(item, "size") and isinstance(getattr(item, "size"), tuple):  # PIL image

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import FeverError
+from .inputs import source_key
 from .io.images import file_kind
 from .locks import OutputLock
 from .result import STATUS_ERROR, STATUS_SKIPPED, Row, arrow_text, rows_to_table, schema  # noqa: F401
@@ -51,9 +52,23 @@ PART_NAME = re.compile(r"^part-(\d{6})\.parquet$")
 MANIFEST_NAME, DAMAGED_DIR = "manifest.json", "damaged"
 
 
-def input_key(path: str) -> str:
-    """How a run knows an input again: its resolved path (``a.jpg`` and ``/data/a.jpg`` are one)."""
-    return arrow_text(str(Path(path).resolve()))
+IDENTITY_COLUMNS = ("source_key", "source_size", "source_mtime_ns")
+
+
+def row_keys(table: pa.Table) -> list[bytes]:
+    """The input key of every row: its ``source_key``, or for rows written before fever recorded it
+    (an older output finished with --resume), the key of its ``path`` text."""
+    paths = table.column("path").to_pylist()
+    keys = table.column("source_key").to_pylist() if "source_key" in table.column_names else [None] * len(paths)
+    return [k if k is not None else source_key(p) for k, p in zip(keys, paths)]
+
+
+def with_identity_columns(table: pa.Table) -> pa.Table:
+    """A table of an older fever-embed output, with the identity columns it lacks as nulls."""
+    for name, kind in (("source_key", pa.binary()), ("source_size", pa.int64()), ("source_mtime_ns", pa.int64())):
+        if name not in table.column_names:
+            table = table.append_column(pa.field(name, kind), pa.nulls(table.num_rows, kind))
+    return table
 
 
 class PartWriter:
@@ -145,7 +160,8 @@ class PartWriter:
                     f"{self.out}: damaged ({exc}); --resume cannot add to it: move it away or use --overwrite"
                 ) from None
             self._check_compatible(previous.schema, self.out)
-            _atomic_write(previous.replace_schema_metadata(None), self.parts / "part-000000.parquet")
+            previous = with_identity_columns(previous.replace_schema_metadata(None))
+            _atomic_write(previous, self.parts / "part-000000.parquet")
         self._count = max((int(PART_NAME.match(p.name).group(1)) for p in self._part_files()), default=0)
 
     def close(self) -> None:
@@ -215,13 +231,16 @@ class PartWriter:
             return f"its vectors are {kind}, this run's are {self.dim}-d"
         return None
 
-    def done_paths(self) -> set[str]:
-        """Keys (:func:`input_key`) of the inputs already done; inputs that failed are not done."""
-        done: set[str] = set()
-        for _, table in self._read_parts(columns=["path", "status"]):
-            for path, status in zip(table.column("path").to_pylist(), table.column("status").to_pylist()):
+    def done_inputs(self) -> dict[bytes, tuple[int | None, int | None]]:
+        """The inputs already done, by key (:func:`fever.inputs.source_key`), with the size and
+        modification time they had when they were embedded (None when not recorded); inputs that
+        failed are not done."""
+        done: dict[bytes, tuple[int | None, int | None]] = {}
+        for _, table in self._read_parts(columns=["path", "status", *IDENTITY_COLUMNS]):
+            sizes, times = table.column("source_size").to_pylist(), table.column("source_mtime_ns").to_pylist()
+            for key, status, size, mtime in zip(row_keys(table), table.column("status").to_pylist(), sizes, times):
                 if status != STATUS_ERROR:
-                    done.add(input_key(path))
+                    done[key] = (size, mtime)
         return done
 
     def write(self, table: pa.Table) -> None:
@@ -230,27 +249,30 @@ class PartWriter:
         self._count += 1
         _atomic_write(table.replace_schema_metadata(None), self.parts / f"part-{self._count:06d}.parquet")
 
-    def finish(self) -> pa.Table:
+    def finish(self, forget: set[bytes] | frozenset[bytes] = frozenset()) -> pa.Table:
         """Merge the parts into the output file (atomically) and remove the parts folder.
 
         An input retried on resume appears in several parts: only its last part's rows are kept.
         Parts are streamed into the output one at a time (memory holds one part, not the run).
 
+        Args:
+            forget: keys of inputs whose rows are dropped (files deleted since they were embedded).
+
         Returns:
             The summary columns (``path``, ``status``) of the written file.
         """
-        last: dict[str, int] = {}
-        for number, table in self._read_parts(columns=["path"]):
-            for path in table.column("path").to_pylist():
-                last[input_key(path)] = number
+        last: dict[bytes, int] = {}
+        for number, table in self._read_parts(columns=["path", "source_key"]):
+            for key in row_keys(table):
+                last[key] = number
         self._check_room_to_merge()
         sch = schema(self.dim, self.metadata)
         tmp = self.out.with_name(self.out.name + ".tmp")
         try:
             with pq.ParquetWriter(tmp, sch) as writer:
                 for number, table in self._read_parts():
-                    mask = [last[input_key(p)] == number for p in table.column("path").to_pylist()]
-                    writer.write_table(table.filter(pa.array(mask)).cast(sch))
+                    mask = [last[k] == number and k not in forget for k in row_keys(table)]
+                    writer.write_table(table.filter(pa.array(mask, pa.bool_())).cast(sch))
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
         except OSError as exc:  # the disk filled up after all: the parts are whole, only the copy goes

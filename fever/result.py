@@ -130,6 +130,10 @@ def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
             ("error", pa.string()),
             ("note", pa.string()),
             ("embedding", pa.list_(pa.float32(), dim)),
+            # which file a row came from, exactly (fever-embed; null for in-memory inputs)
+            ("source_key", pa.binary()),
+            ("source_size", pa.int64()),
+            ("source_mtime_ns", pa.int64()),
         ],
         metadata={k.encode(): v.encode() for k, v in (metadata or {}).items()},
     )
@@ -145,9 +149,23 @@ def _fixed(values: list[np.ndarray | None], width: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), width, mask=pa.array(mask))
 
 
-def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str] | None = None) -> pa.Table:
-    """Rows and their vectors as an Arrow table of :func:`schema` (no vector where there is no face)."""
+# what identifies a source file: (resolved path bytes, size, mtime_ns), any of them None if unknown
+SourceIdentity = tuple[bytes | None, int | None, int | None]
+
+
+def rows_to_table(
+    rows: list[Row],
+    vectors: np.ndarray,
+    metadata: dict[str, str] | None = None,
+    identities: dict[str, SourceIdentity] | None = None,
+) -> pa.Table:
+    """Rows and their vectors as an Arrow table of :func:`schema` (no vector where there is no face).
+
+    ``identities`` maps a row's ``source`` to the file it was read from (``fever-embed`` gives
+    them, so that ``--resume`` knows each file exactly and can tell when it changed).
+    """
     dim = vectors.shape[1]
+    ids = [(identities or {}).get(r.source, (None, None, None)) for r in rows]
     ok = [r.status == STATUS_OK for r in rows]
     columns = [
         pa.array([arrow_text(r.source) for r in rows], pa.string()),
@@ -162,5 +180,8 @@ def rows_to_table(rows: list[Row], vectors: np.ndarray, metadata: dict[str, str]
         pa.array([arrow_text(r.error) for r in rows], pa.string()),
         pa.array([arrow_text(r.note) for r in rows], pa.string()),
         _fixed([v if k else None for v, k in zip(vectors, ok)], dim),
+        pa.array([i[0] for i in ids], pa.binary()),
+        pa.array([i[1] for i in ids], pa.int64()),
+        pa.array([i[2] for i in ids], pa.int64()),
     ]
     return pa.Table.from_arrays(columns, schema=schema(dim, metadata))

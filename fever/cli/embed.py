@@ -108,7 +108,7 @@ def embed(args: argparse.Namespace) -> int:
     from ..extractor import Extractor
     from ..inputs import expand_inputs, shard
     from ..io.video import check_video_options
-    from ..parquet import PartWriter, input_key
+    from ..parquet import PartWriter
     from ..result import (
         STATUS_ERROR,
         STATUS_NO_FACE,
@@ -119,7 +119,12 @@ def embed(args: argparse.Namespace) -> int:
         rows_to_table,
     )
 
-    inputs = shard(expand_inputs(args.paths, args.recursive), args.shard)
+    if args.model is not None and not args.model.strip():
+        raise UsageError("--model is empty; give a preset name, a model folder or a Hub repo id, or leave it out")
+    out = Path(args.out)
+    # the run's own files are never its inputs (an --out inside a folder walked with --recursive)
+    own = [out, out.with_name(out.name + ".parts"), out.with_name(out.name + ".tmp"), out.with_name(out.name + ".lock")]
+    inputs = shard(expand_inputs(args.paths, args.recursive, exclude=own), args.shard)
     # every option is checked before the model loads and before the first input
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
@@ -161,16 +166,16 @@ def embed(args: argparse.Namespace) -> int:
     }
     writer = PartWriter(args.out, cfg.d_face, metadata, resume=args.resume, overwrite=args.overwrite)
     try:
-        done = writer.done_paths()
-        todo = [i for i in inputs if input_key(i.path) not in done]
-        if done:
+        todo, forget = _what_to_do(inputs, writer.done_inputs())
+        if len(todo) < len(inputs):
             print(
                 f"fever-embed: resuming: {len(inputs) - len(todo)} of {len(inputs)} inputs already done",
                 file=sys.stderr,
             )
+        identities = {i.path: (i.key, i.size, i.mtime_ns) for i in inputs}
 
         def write(part: Extraction) -> None:
-            writer.write(rows_to_table(part.rows, part.vectors))
+            writer.write(rows_to_table(part.rows, part.vectors, identities=identities))
 
         skipped = [i for i in todo if i.kind == "skip"]
         if skipped:
@@ -208,7 +213,7 @@ def embed(args: argparse.Namespace) -> int:
                 track_similarity=args.track_similarity,
             )
             write(video)
-        table = writer.finish()
+        table = writer.finish(forget)
     finally:
         writer.close()
     status = table.column("status").to_pylist()
@@ -220,6 +225,32 @@ def embed(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_PARTIAL if counts[STATUS_ERROR] else EXIT_OK
+
+
+def _what_to_do(inputs: list, done: dict[bytes, tuple[int | None, int | None]]) -> tuple[list, set[bytes]]:
+    """The inputs still to embed, and the keys of done inputs whose rows must go.
+
+    An input done before is done again when its size or modification time changed since (its new
+    rows replace the old ones); a done input whose file no longer exists loses its rows. Each case
+    is reported, so that a resumed file never holds old vectors in silence.
+    """
+    import os
+
+    todo = []
+    for item in inputs:
+        before = done.get(item.key)
+        if before is None:
+            todo.append(item)
+        elif before[0] is not None and before != (item.size, item.mtime_ns):
+            logging.warning("%s: changed since it was embedded (size or modification time); embedded again", item.path)
+            todo.append(item)
+    listed = {i.key for i in inputs}
+    forget = set()
+    for key in done:
+        if key not in listed and not os.path.lexists(os.fsdecode(key)):
+            logging.warning("%s: no longer exists; its rows are dropped", os.fsdecode(key))
+            forget.add(key)
+    return todo, forget
 
 
 def main(argv: list[str] | None = None) -> int:

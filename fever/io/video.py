@@ -9,6 +9,7 @@ that matrix says (as players and ``ffmpeg`` do), so faces are upright, and says 
 from __future__ import annotations
 
 import math
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -17,6 +18,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import InputError, UsageError
+from .images import file_kind
 
 if TYPE_CHECKING:
     import av
@@ -61,9 +63,16 @@ def _open(path: str | Path | int):
         except Exception as exc:
             raise InputError(text, f"cannot open the camera or stream ({type(exc).__name__}: {exc})") from None
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.stat().st_size == 0:
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        raise InputError(p, "file not found") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, permission denied
+        raise InputError(p, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        # FFmpeg would wait on a FIFO for a writer that may never come
+        raise InputError(p, f"is {file_kind(info.st_mode)}, not a regular file; only video files are read")
+    if info.st_size == 0:
         raise InputError(p, "empty file (0 bytes)")
     try:
         container = av.open(str(p))

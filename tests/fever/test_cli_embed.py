@@ -443,3 +443,84 @@ def test_hand_damaged_run_files_give_a_message_not_a_traceback(tmp_path, tiny_mo
     out.write_bytes(out.read_bytes()[:-40])
     assert _run(out, tiny_model_dir, "--resume") == EXIT_FATAL
     assert "v.parquet: cannot be read as a parquet file" in capsys.readouterr().err
+
+
+def test_one_file_under_several_spellings_gets_one_set_of_rows(tmp_path, tiny_model_dir, caplog, monkeypatch):
+    """Issue 26.4: a symlink, a relative and an absolute path gave 2 or 3 rows by batch size, and a
+    non-UTF-8 name next to its escaped spelling shared one key."""
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SAMPLES / "ferplus_anger_fer0032225.png", d / "a.png")
+    (d / "link.png").symlink_to(d / "a.png")
+    shutil.copy(SAMPLES / "ferplus_happiness_fer0032227.png", os.fsencode(d) + b"/odd\xff.png")
+    shutil.copy(SAMPLES / "ferplus_sadness_fer0032318.png", d / "odd\\xff.png")  # the escaped spelling, a real file
+    monkeypatch.chdir(tmp_path)
+    for batch in ("1", "64"):
+        out = tmp_path / f"b{batch}.parquet"
+        spellings = [str(d), "in/a.png", str(d / "a.png"), "./in/link.png"]
+        assert main([*spellings, "--out", str(out), "--model", str(tiny_model_dir), "--batch-size", batch]) == EXIT_OK
+        table = pq.read_table(out)
+        assert table.num_rows == 3  # a.png once, and the two odd names as two files
+        assert sorted(table.column("source_key").to_pylist()) == sorted(
+            [os.fsencode(d / "a.png"), os.fsencode(d) + b"/odd\xff.png", os.fsencode(d / "odd\\xff.png")]
+        )
+        vectors = embeddings(table)
+        assert not np.allclose(vectors[1], vectors[2])  # the two odd names are different faces
+    assert "are the same file" in caplog.text and "embedded once" in caplog.text
+
+
+def test_resume_notices_changed_and_deleted_inputs(tmp_path, tiny_model_dir, caplog):
+    """Issue 26.5: an overwritten file kept its old vector, a deleted file its row, silently."""
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("anger_fer0032225", "happiness_fer0032227", "sadness_fer0032318"):
+        shutil.copy(SAMPLES / f"ferplus_{name}.png", d / f"{name.split('_')[0]}.png")
+    out = tmp_path / "v.parquet"
+    args = [str(d), "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(args) == EXIT_OK
+    first = pq.read_table(out)
+    old = dict(zip(first.column("path").to_pylist(), embeddings(first)))
+    shutil.copy(SAMPLES / "ferplus_surprise_fer0032287.png", d / "anger.png")  # overwritten in place
+    (d / "sadness.png").unlink()
+    assert main(args + ["--resume"]) == EXIT_OK
+    table = pq.read_table(out)
+    paths = table.column("path").to_pylist()
+    assert sorted(Path(p).name for p in paths) == ["anger.png", "happiness.png"]
+    new = dict(zip(paths, embeddings(table)))
+    surprise = fever.extract([SAMPLES / "ferplus_surprise_fer0032287.png"], tiny_model_dir).vectors[0]
+    np.testing.assert_allclose(new[str(d / "anger.png")], surprise, atol=1e-5)
+    np.testing.assert_array_equal(new[str(d / "happiness.png")], old[str(d / "happiness.png")])
+    assert "anger.png: changed since it was embedded" in caplog.text
+    assert "sadness.png: no longer exists; its rows are dropped" in caplog.text
+
+
+def test_a_folders_odd_entries_each_get_a_row_and_the_runs_own_files_none(tmp_path, tiny_model_dir):
+    """Issue 26.7 and 26.11: --out inside a folder walked with --recursive embedded its own parts;
+    a FIFO named .jpg got no row (or hung when named); a symlink loop stopped the run."""
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SAMPLES / "ferplus_anger_fer0032225.png", d / "a.png")
+    os.mkfifo(d / "pipe.jpg")
+    os.mkfifo(d / "pipe.mp4")
+    os.mkfifo(d / "pipe.dat")
+    (d / "loop1.jpg").symlink_to(d / "loop2.jpg")
+    (d / "loop2.jpg").symlink_to(d / "loop1.jpg")
+    out = d / "v.parquet"
+    args = [str(d), "--recursive", "--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(args) == EXIT_SOME_FAILED
+    table = pq.read_table(out)
+    rows = {
+        Path(p).name: (s, e) for p, s, e in zip(*(table.column(c).to_pylist() for c in ("path", "status", "error")))
+    }
+    assert set(rows) == {"a.png", "pipe.jpg", "pipe.mp4", "pipe.dat", "loop1.jpg", "loop2.jpg"}
+    assert rows["a.png"][0] == "ok"
+    assert rows["pipe.jpg"] == ("error", f"{d / 'pipe.jpg'}: is a FIFO, not a regular file; only image files are read")
+    assert rows["pipe.mp4"] == ("error", f"{d / 'pipe.mp4'}: is a FIFO, not a regular file; only video files are read")
+    assert rows["pipe.dat"] == ("skipped", f"{d / 'pipe.dat'}: is a FIFO, not a regular file; skipped")
+    assert rows["loop1.jpg"][0] == "error" and "Too many levels of symbolic links" in rows["loop1.jpg"][1]
+    # the run's own output and parts are not inputs of the next run
+    assert main(args + ["--overwrite"]) == EXIT_SOME_FAILED and pq.read_table(out).num_rows == 6
+    # named directly, the FIFO and the loop are error rows too, and nothing hangs
+    named = [str(d / "pipe.jpg"), str(d / "loop1.jpg"), str(d / "a.png")]
+    assert main([*named, "--out", str(tmp_path / "n.parquet"), "--model", str(tiny_model_dir)]) == EXIT_SOME_FAILED
+    assert pq.read_table(tmp_path / "n.parquet").column("status").to_pylist() == ["ok", "error", "error"]
