@@ -23,10 +23,28 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_threads() -> int | None:
-    """``$FEVER_NUM_THREADS`` if set, else None (each library's own default: every core)."""
+def parse_threads(text: str) -> int:
+    """A thread count from text (``--threads``, ``$FEVER_NUM_THREADS``): a whole number >= 1.
+
+    Raises:
+        ValueError: naming the text and the rule (argparse turns it into a usage error).
+    """
+    try:
+        n = int(str(text).strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(
+            f"{text!r} is not a thread count (a whole number of 1 or more; the default comes from ${THREADS_ENV})"
+        )
+    return n
+
+
+def default_threads() -> str | None:
+    """``$FEVER_NUM_THREADS`` as written, else None (each library's own default: every core). It is
+    checked by :func:`parse_threads` only when a command runs, so a bad value never stops ``--help``."""
     value = os.environ.get(THREADS_ENV, "").strip()
-    return int(value) if value else None
+    return value or None
 
 
 def set_num_threads(n: int) -> int:

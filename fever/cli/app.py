@@ -41,11 +41,18 @@ class Command:
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch, BLAS and faiss threads of the process (:mod:`fever.threads`); :func:`run`
     applies it before the command runs."""
-    from ..threads import THREADS_ENV, default_threads
+    from ..threads import THREADS_ENV, default_threads, parse_threads
+
+    def thread_count(text: str) -> int:
+        try:
+            return parse_threads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     parser.add_argument(
         "--threads",
-        type=int,
+        type=thread_count,
+        # a string default goes through thread_count when a command runs, never for --help
         default=default_threads(),
         help=f"threads of torch, BLAS and faiss (default: ${THREADS_ENV}, else every core); "
         "give each process its share when several run at once",
