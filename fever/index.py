@@ -57,6 +57,13 @@ POINTS_PER_CENTROID = 39
 MIN_COMPRESSED = POINTS_PER_CENTROID * 256
 
 
+def _check_whole(name: str, value: Any, low: int) -> None:
+    """The one rule for an index setting: a whole number of at least ``low`` (a manifest or a
+    command line can hold anything; -1 or 0 would give empty neighbours or a division by zero)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise FeverIndexError(f"{name} must be a whole number of {low} or more, not {value!r}")
+
+
 def _default_lists(count: int) -> int:
     """4 sqrt(n) IVF lists, no more than the collection can train (39 points each), 16 to 65,536."""
     return int(min(65536, max(16, 4 * np.sqrt(max(count, 1))), max(16, count // POINTS_PER_CENTROID)))
@@ -92,7 +99,10 @@ def _factory(kind: str, dim: int, count: int, nlist: int | None, m: int) -> str:
 def unit_vectors(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
     """``vectors`` as float32 rows of length 1, refused with a message naming ``what`` when they
     have the wrong shape or dimension, NaN/inf, or all-zero rows (inner product = cosine)."""
-    x = np.asarray(vectors, dtype=np.float32)
+    try:
+        x = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FeverIndexError(f"{what} must be numbers, not {type(vectors).__name__} ({exc})") from None
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
@@ -104,10 +114,13 @@ def unit_vectors(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
         raise FeverIndexError(
             f"{what} contain NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])})"
         )
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if (norms == 0).any():
+    # scaled by each row's largest value first: the norm of huge finite values (1e30 in float32)
+    # overflows to inf, and x / inf = 0 matches everything with score 0
+    peak = np.abs(x).max(axis=1, keepdims=True)
+    if (peak == 0).any():
         raise FeverIndexError(f"{what} contain all-zero rows, which have no direction to compare")
-    return np.ascontiguousarray(x / norms)
+    x = x / peak
+    return np.ascontiguousarray((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))
 
 
 def _ids_table(ids: Sequence[Any] | pa.Table | None, start: int, count: int) -> pa.Table:
@@ -170,6 +183,12 @@ class Index:
     ) -> None:
         if kind not in KINDS:
             raise FeverIndexError(f"kind must be one of {KINDS}, not {kind!r}")
+        _check_whole("dim", dim, 1)
+        _check_whole("m", m, 1)
+        _check_whole("nprobe", nprobe, 1)
+        _check_whole("ef_search", ef_search, 1)
+        if nlist is not None:
+            _check_whole("nlist", nlist, 1)
         self.dim, self.kind = dim, kind
         self.model, self.config_hash, self.revision = model, config_hash, revision
         self.nlist, self.m, self.nprobe, self.ef_search = nlist, m, nprobe, ef_search
@@ -222,15 +241,16 @@ class Index:
         Returns:
             The filled index, tied to the files' model.
         """
-        from .parquet import embeddings, read_metadata
+        from .parquet import embeddings, read_output
 
         tables, metas = [], []
         for p in paths:
             try:
-                tables.append(pq.read_table(p))
-                metas.append(read_metadata(p))
-            except (OSError, pa.ArrowInvalid) as exc:
-                raise FeverIndexError(f"{p}: cannot read as a fever-embed parquet file ({exc})") from None
+                table, meta = read_output(p)
+            except FeverError as exc:
+                raise FeverIndexError(str(exc)) from None
+            tables.append(table)
+            metas.append(meta)
         hashes = {m.get("fever.config_hash") for m in metas}
         if len(hashes) > 1:
             raise FeverIndexError(
@@ -314,8 +334,10 @@ class Index:
             ef_search: HNSW search breadth.
         """
         if nprobe is not None:
+            _check_whole("nprobe", nprobe, 1)
             self.nprobe = nprobe
         if ef_search is not None:
+            _check_whole("ef_search", ef_search, 1)
             self.ef_search = ef_search
         self._apply_search_params()
 
@@ -535,18 +557,22 @@ class Index:
                 )
         try:
             index = cls._from_manifest(manifest)
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise FeverIndexError(f"{folder / MANIFEST_FILE}: damaged manifest (no {exc})") from None
+        except FeverIndexError as exc:
+            raise FeverIndexError(f"{folder / MANIFEST_FILE}: damaged manifest ({exc})") from None
+        except (TypeError, ValueError) as exc:
             raise FeverIndexError(f"{folder / MANIFEST_FILE}: damaged manifest ({type(exc).__name__}: {exc})") from None
+        count = manifest["count"]
         try:
             index.faiss_index = faiss.read_index(str(folder / INDEX_FILE))
             index.ids = pq.read_table(folder / IDS_FILE)
         except (RuntimeError, OSError, pa.ArrowException) as exc:
             raise FeverIndexError(f"{folder}: cannot read the index files ({type(exc).__name__}: {exc})") from None
-        if (
-            len(index) != manifest["count"]
-            or index.ids.num_rows != manifest["count"]
-            or index.faiss_index.d != index.dim
-        ):
+        missing = [c for c in ID_COLUMNS if c not in index.ids.column_names]
+        if missing:
+            raise FeverIndexError(f"{folder / IDS_FILE}: has no {missing[0]!r} column; build the index again")
+        if len(index) != count or index.ids.num_rows != count or index.faiss_index.d != index.dim:
             raise FeverIndexError(f"{folder}: the index, the id table and the manifest disagree on size or dimension")
         index._apply_search_params()
         return index
@@ -565,13 +591,38 @@ class Index:
             ef_search=manifest["ef_search"],
         )
         index.factory, index.trained_on = manifest["factory"], manifest.get("trained_on", 0)
+        _check_whole("count", manifest["count"], 0)
         return index
 
 
 def _is_vector_array(queries: Any) -> bool:
-    """1-D and 2-D float arrays are vectors (their dimension is then checked); anything else,
-    including uint8 arrays and lists of paths, is taken as images."""
-    return isinstance(queries, np.ndarray) and queries.dtype.kind == "f" and queries.ndim in (1, 2)
+    """Which queries are vectors (their dimension is then checked), by type, not by size:
+
+    - numpy arrays: float arrays of 1 or 2 dimensions, and 1-D or signed 2-D integer arrays
+      (images are uint8/uint16, or 3-D);
+    - lists and tuples of numbers (one vector) or of such lists or 1-D arrays (several);
+    - anything else (paths, PIL images, uint8 arrays, lists of those) is images.
+    """
+    if isinstance(queries, np.ndarray):
+        kind = queries.dtype.kind
+        return (
+            (kind == "f" and queries.ndim in (1, 2))
+            or (kind in "iu" and queries.ndim == 1)
+            or (kind == "i" and queries.ndim == 2)
+        )
+    if isinstance(queries, (list, tuple)) and queries:
+        if all(_is_number(v) for v in queries):
+            return True
+        return all(
+            (isinstance(v, (list, tuple)) and v and all(_is_number(e) for e in v))
+            or (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "fiu")
+            for v in queries
+        )
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _interrupted_saves(target: Path) -> list[Path]:

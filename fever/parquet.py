@@ -321,6 +321,32 @@ def _options_of(saved: dict[str, str], where: Path) -> dict[str, Any]:
     return options
 
 
+# what a fever-embed output has, whichever version wrote it
+OUTPUT_COLUMNS = ("path", "frame", "face", "box", "status", "embedding")
+
+
+def read_output(path: str | Path) -> tuple[pa.Table, dict[str, Any]]:
+    """A fever-embed parquet file and its metadata, checked: readable, written by fever-embed,
+    with its columns (the one reader of the index and its query command).
+
+    Raises:
+        FeverError: naming the file and what is wrong with it.
+    """
+    try:
+        meta = read_metadata(path)
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise FeverError(f"{path}: cannot be read as a parquet file ({exc})") from None
+    if "fever.config_hash" not in meta:
+        raise FeverError(f"{path}: was not written by fever-embed (no fever metadata)")
+    missing = [c for c in OUTPUT_COLUMNS if c not in table.column_names]
+    if missing:
+        raise FeverError(f"{path}: has no column {missing[0]!r}; not a whole fever-embed output")
+    if not pa.types.is_fixed_size_list(table.schema.field("embedding").type):
+        raise FeverError(f"{path}: its embedding column is {table.schema.field('embedding').type}, not fever's vectors")
+    return table, meta
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
     meta = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items()}

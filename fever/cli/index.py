@@ -68,11 +68,10 @@ class QueryCommand(Command):
         index = Index.load(args.index)
         if args.vectors:
             import pyarrow.compute as pc
-            import pyarrow.parquet as pq
 
-            from ..parquet import embeddings
+            from ..parquet import embeddings, read_output
 
-            table = pq.read_table(args.vectors)
+            table, _ = read_output(args.vectors)
             table = table.filter(pc.equal(table.column("status"), STATUS_OK))
             labels = [
                 f"{p}#{f}#{c}" for p, f, c in zip(*(table.column(n).to_pylist() for n in ("path", "frame", "face")))

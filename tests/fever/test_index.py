@@ -294,3 +294,102 @@ def test_a_save_killed_between_its_renames_loses_nothing(tmp_path, clustered, ca
     assert not backup.exists() and len(Index.load(tmp_path / "idx")) == len(x)
     with pytest.raises(FeverIndexError, match="no such index folder"):
         Index.load(tmp_path / "nothing")
+
+
+def _variant(good, tmp_path, name, change):
+    folder = tmp_path / name
+    shutil.copytree(good, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(folder, manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda f, m: m.update(ef_search=-1),
+            "damaged manifest \\(ef_search must be a whole number of 1 or more, not -1\\)",
+        ),
+        (lambda f, m: m.update(ef_search="abc"), "ef_search must be a whole number of 1 or more, not 'abc'"),
+        (lambda f, m: m.update(nprobe=0), "nprobe must be a whole number of 1 or more, not 0"),
+        (lambda f, m: m.pop("count"), "damaged manifest \\(no 'count'\\)"),
+    ],
+)
+def test_hand_edited_manifests_are_refused_with_the_field(clustered, tmp_path, change, message):
+    """Issue 26.9 and 26.17: ef_search -1 returned empty neighbours; no count, ef_search "abc" tracebacks."""
+    good = Index.build(clustered[0][:50], kind="hnsw").save(tmp_path / "good")
+    with pytest.raises(FeverIndexError, match=message):
+        Index.load(_variant(good, tmp_path, "bad", change))
+
+
+def test_an_id_table_without_its_id_column_is_refused(clustered, tmp_path):
+    import hashlib
+
+    good = Index.build(clustered[0][:50]).save(tmp_path / "good")
+
+    def drop_ids(folder, manifest):
+        table = pq.read_table(folder / "ids.parquet")
+        pq.write_table(table.drop(["id"]), folder / "ids.parquet")
+        manifest["checksums"]["ids.parquet"] = hashlib.sha256((folder / "ids.parquet").read_bytes()).hexdigest()
+
+    with pytest.raises(FeverIndexError, match="ids.parquet: has no 'id' column; build the index again"):
+        Index.load(_variant(good, tmp_path, "noid", drop_ids))
+
+
+def test_queries_are_vectors_by_type_and_huge_values_keep_their_direction(clustered):
+    """Issue 26.9: 1e30-sized queries scored 0 against everything; a list or an int array was read as images."""
+    x, labels = clustered
+    index = Index.build(x)
+    exact = index.search(x[:1], k=5)
+    huge = index.search(x[:1].astype(np.float64) * 1e300, k=5)
+    assert huge.ids == exact.ids and np.allclose(huge.scores, exact.scores, atol=1e-5)
+    assert index.search(x[0].tolist(), k=5).ids == exact.ids  # a Python list is one vector
+    assert index.search([x[0].tolist(), x[1].tolist()], k=5).ids[0] == exact.ids[0]
+    ints = np.round(x[:2] * 1000).astype(np.int64)  # an int array of vectors
+    assert [int(i) for i in index.search(ints, k=3).ids[0]] == [int(i) for i in exact.ids[0][:3]]
+    with pytest.raises(FeverIndexError, match="queries have dimension 3, the index has 32"):
+        index.search([1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--m", "0"], "m must be a whole number of 1 or more, not 0"),
+        (["--m", "-8"], "m must be a whole number of 1 or more, not -8"),
+        (["--nlist", "-5"], "nlist must be a whole number of 1 or more, not -5"),
+        (["--nprobe", "0"], "nprobe must be a whole number of 1 or more, not 0"),
+    ],
+)
+def test_build_refuses_settings_that_cannot_work(tmp_path, tiny_model_dir, capsys, option, message):
+    """Issue 26.17: --m 0 gave a ZeroDivisionError, --m -8 / --nlist -5 faiss tracebacks, and
+    --nprobe 0 saved an index whose every query failed."""
+    from fever.cli.index import main as index_main
+
+    out = tmp_path / "v.parquet"
+    assert (
+        embed_main([str(SAMPLES / "ferplus_anger_fer0032225.png"), "--out", str(out), "--model", str(tiny_model_dir)])
+        == 0
+    )
+    assert index_main(["build", str(out), "--out", str(tmp_path / "idx"), "--kind", "ivfpq", *option]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "idx").exists()
+
+
+def test_parquet_files_not_made_by_fever_are_refused(tmp_path, clustered, capsys):
+    """Issue 26.17: a parquet not made by fever or a corrupt --vectors file gave KeyError / ArrowInvalid."""
+    import pyarrow as pa
+
+    from fever.cli.index import main as index_main
+
+    foreign, corrupt = tmp_path / "theirs.parquet", tmp_path / "corrupt.parquet"
+    pq.write_table(pa.table({"x": [1.0]}), foreign)
+    corrupt.write_bytes(b"PAR1" + b"\0" * 50)
+    with pytest.raises(FeverIndexError, match="theirs.parquet: was not written by fever-embed"):
+        Index.from_parquet([foreign])
+    index = Index.build(clustered[0][:50]).save(tmp_path / "idx")
+    for bad, message in ((foreign, "was not written by fever-embed"), (corrupt, "cannot be read as a parquet file")):
+        assert index_main(["query", str(index), "--vectors", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert f"{bad.name}: {message}" in err and "Traceback" not in err
