@@ -37,9 +37,11 @@ MIN_TRACK_FRAMES = 5  # shortest video track kept (see Extractor.extract_video)
 AUTO_CROP_MAX_SIDE = 128
 
 
-def _iter_items(images: Any) -> list[Any]:
-    """One image or an iterable of images -> list. A folder gives its image and video files (as
-    ``fever-embed`` reads it; a video then gets an error row that says to use ``extract_video``)."""
+def _iter_items(images: Any) -> Sequence[Any] | Iterator[Any]:
+    """One image or an iterable of images -> a list, or for generators and other one-pass
+    iterables an iterator that is read a batch at a time (an endless camera generator streams).
+    A folder gives its image and video files (as ``fever-embed`` reads it; a video then gets an
+    error row that says to use ``extract_video``)."""
     if isinstance(images, (str, Path)) and Path(images).is_dir():
         return [e.path for e in expand_inputs([str(images)]) if e.kind in ("image", "video")]
     if isinstance(images, (bytes, bytearray)):
@@ -50,8 +52,10 @@ def _iter_items(images: Any) -> list[Any]:
         if isinstance(images, np.ndarray) and images.ndim == 4:
             return list(images)
         return [images]
-    try:
+    if isinstance(images, (list, tuple)):
         return list(images)
+    try:
+        return iter(images)
     except TypeError:
         raise TypeError(f"images must be an image or an iterable of images, not {type(images).__name__}") from None
 
@@ -265,22 +269,47 @@ class Extractor:
             raise ValueError(f"faces must be one of {FACE_MODES}, not {faces!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {batch_size}")
-        items = _iter_items(images)
         parts: list[Extraction] = []
-        progress = _progress(len(items), "images", show_progress_bar)
+        for chunk in self.iter_extract(images, faces, batch_size, num_workers, show_progress_bar, normalize):
+            if on_chunk is not None:
+                on_chunk(chunk)
+            parts.append(chunk)
+        return self._finish(Extraction.concat(parts, self.dim))
+
+    def iter_extract(
+        self,
+        images: Any,
+        faces: str = "auto",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        show_progress_bar: bool | None = None,
+        normalize: bool = False,
+    ) -> Iterator[Extraction]:
+        """:meth:`extract`, a batch of inputs at a time: each chunk's rows as soon as they are
+        done. A generator of images (a camera, a crawler) is read one batch ahead, never whole.
+
+        Args:
+            images, faces, batch_size, num_workers, show_progress_bar, normalize: as in :meth:`extract`.
+
+        Yields:
+            An :class:`Extraction` per batch; ``input_index`` counts from the first input.
+        """
+        if faces not in FACE_MODES:
+            raise ValueError(f"faces must be one of {FACE_MODES}, not {faces!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        items = _iter_items(images)
+        progress = _progress(len(items) if isinstance(items, Sequence) else None, "images", show_progress_bar)
         pool = ThreadPoolExecutor(num_workers) if num_workers > 0 else None
         try:
-            for start, stop in image_batches(items, batch_size):
-                chunk = self._extract_chunk(items[start:stop], start, faces, batch_size, normalize, pool)
-                if on_chunk is not None:
-                    on_chunk(chunk)
-                parts.append(chunk)
-                progress.update(stop - start)
+            for start, batch in image_batches(items, batch_size):
+                chunk = self._extract_chunk(batch, start, faces, batch_size, normalize, pool)
+                progress.update(len(batch))
+                yield self._finish(chunk)
         finally:
             progress.close()
             if pool:
                 pool.shutdown()
-        return self._finish(Extraction.concat(parts, self.dim))
 
     def _finish(self, result: Extraction) -> Extraction:
         result.model_name = self.config.name
@@ -548,19 +577,21 @@ def _pixels_of(item: Any) -> int:
     return 0
 
 
-def image_batches(items: Sequence[Any], size: int, max_pixels: int | None = None) -> Iterator[tuple[int, int]]:
-    """``(start, stop)`` of consecutive inputs: at most ``size`` and at most ``max_pixels`` (default
-    :data:`fever.limits.IMAGE_BATCH_PIXELS`, decoded images in flight) together; a larger image goes alone."""
+def image_batches(items: Iterable[Any], size: int, max_pixels: int | None = None) -> Iterator[tuple[int, list[Any]]]:
+    """``(start, batch)``: consecutive inputs, at most ``size`` and at most ``max_pixels`` (default
+    :data:`fever.limits.IMAGE_BATCH_PIXELS`, decoded images in flight) together; a larger image goes
+    alone. ``items`` may be an iterator: it is read one batch ahead."""
     budget = limits.IMAGE_BATCH_PIXELS if max_pixels is None else max_pixels
-    start, pixels = 0, 0
-    for i, item in enumerate(items):
+    start, pixels, batch = 0, 0, []
+    for item in items:
         n = _pixels_of(item)
-        if i > start and (i - start == size or pixels + n > budget):
-            yield start, i
-            start, pixels = i, 0
+        if batch and (len(batch) == size or pixels + n > budget):
+            yield start, batch
+            start, pixels, batch = start + len(batch), 0, []
+        batch.append(item)
         pixels += n
-    if start < len(items):
-        yield start, len(items)
+    if batch:
+        yield start, batch
 
 
 def frame_batches(frames: Iterable["VideoFrame"], size: int, max_pixels: int | None = None) -> Iterator[list[Any]]:

@@ -116,6 +116,10 @@ def run_live(
     }
 
 
+# containers that take the H.264 stream fever-live writes (the extension chooses the muxer)
+OUT_FORMATS = frozenset({".mp4", ".m4v", ".mov", ".mkv"})
+
+
 class LiveCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("source", help="camera index, video file or stream URL")
@@ -136,6 +140,13 @@ class LiveCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         if args.batch_size < 1 or args.detect_every < 1:
             raise UsageError("--batch-size and --detect-every must be 1 or more")
+        if args.out.suffix.lower() not in OUT_FORMATS:
+            raise UsageError(
+                f"--out {args.out}: the annotated video is H.264 in {', '.join(sorted(OUT_FORMATS))}; "
+                f"not {args.out.suffix or 'a name without an extension'}"
+            )
+        if args.out.is_dir():
+            raise UsageError(f"--out {args.out}: is a folder; name the video file to write")
         result = run_live(
             args.source,
             args.out,

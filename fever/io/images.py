@@ -11,12 +11,15 @@ import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .. import limits
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".avif"}
@@ -95,7 +98,8 @@ def _to_uint8(arr: np.ndarray, source: str, notes: list[str], sixteen_bit: bool 
                 "pass (x + 1) / 2 for a [-1, 1] image, x / 255 for a [0, 255] one",
             )
         notes.append("converted from float in [0, 1] to uint8")
-        return (arr.astype(np.float64) * 255.0).round().clip(0, 255).astype(np.uint8)
+        scaled = np.multiply(arr, 255.0, dtype=np.float32)  # float32 holds 0-255 steps exactly
+        return np.clip(np.rint(scaled, out=scaled), 0, 255, out=scaled).astype(np.uint8)
     lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
     if lo < 0:
         raise _error(source, f"integer image has negative values (down to {lo}); pixels are 0 or more")
@@ -197,6 +201,10 @@ def _open_path(path: Path) -> LoadedImage:
 
 def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
     notes: list[str] = []
+    if arr.ndim in (2, 3):
+        # the size first, from the shape: converting a 400 MB float array over the limit cost 8 GB
+        # before it was refused
+        _check_size(arr.shape[1], arr.shape[0], source)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim == 2:
@@ -211,6 +219,28 @@ def _from_array(arr: np.ndarray, source: str) -> LoadedImage:
     arr = _to_uint8(arr, source, notes)
     _check_size(arr.shape[1], arr.shape[0], source)
     return LoadedImage(np.ascontiguousarray(arr), source, notes)
+
+
+def _plain_tensor(item: "torch.Tensor", label: str) -> "torch.Tensor":
+    """A dense, CPU, non-quantised copy of a tensor, or an error naming what it is: meta tensors
+    have no pixels, sparse ones are made dense only within the pixel limit."""
+    import torch
+
+    if item.is_meta:
+        raise _error(label, "a meta tensor has a shape but no pixels")
+    t = item.detach()
+    if t.is_quantized:
+        t = t.dequantize()
+    if t.layout != torch.strided:
+        if t.numel() > 4 * limits.MAX_IMAGE_PIXELS:
+            raise _error(label, f"sparse tensor of shape {tuple(t.shape)} is over the pixel limit once made dense")
+        try:
+            t = t.to_dense()
+        except RuntimeError as exc:
+            raise _error(label, f"the {t.layout} tensor cannot be made dense ({exc})") from None
+    if t.is_complex():
+        raise _error(label, f"tensor dtype {t.dtype} is not an image type (use uint8)")
+    return t.cpu()
 
 
 def load_image(item: Any, source: str | None = None) -> LoadedImage:
@@ -232,7 +262,7 @@ def load_image(item: Any, source: str | None = None) -> LoadedImage:
     except ImportError:  # pragma: no cover
         torch = None  # type: ignore[assignment]
     if torch is not None and isinstance(item, torch.Tensor):
-        t = item.detach().cpu()
+        t = _plain_tensor(item, label)
         if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
             t = t.float()  # bf16 and fp16 have no numpy twin
         if t.ndim == 3 and t.shape[0] in (1, 3, 4) and t.shape[2] not in (1, 3, 4):

@@ -174,12 +174,16 @@ def test_images_are_batched_by_pixels(tmp_path):
 
     from fever.extractor import image_batches
 
+    def spans(batches):
+        return [(start, start + len(batch)) for start, batch in batches]
+
     small = [SimpleNamespace(shape=(48, 48)) for _ in range(100)]
-    assert list(image_batches(small, 64)) == [(0, 64), (64, 100)]
+    assert spans(image_batches(small, 64)) == [(0, 64), (64, 100)]
+    assert spans(image_batches(iter(small), 64)) == [(0, 64), (64, 100)]  # an iterator alike
     huge = [SimpleNamespace(shape=(9000, 8000, 3)) for _ in range(3)]
-    assert list(image_batches(huge, 64)) == [(0, 1), (1, 2), (2, 3)]
+    assert spans(image_batches(huge, 64)) == [(0, 1), (1, 2), (2, 3)]
     mixed = small[:2] + huge[:1] + small[:2]
-    assert list(image_batches(mixed, 64, max_pixels=50_000_000)) == [(0, 2), (2, 3), (3, 5)]
+    assert spans(image_batches(mixed, 64, max_pixels=50_000_000)) == [(0, 2), (2, 3), (3, 5)]
     big_file = tmp_path / "big.png"
     Image.new("L", (6000, 5000)).save(big_file)  # 30 MP: the header says so, no decoding
-    assert list(image_batches([big_file, big_file], 64, max_pixels=40_000_000)) == [(0, 1), (1, 2)]
+    assert spans(image_batches([big_file, big_file], 64, max_pixels=40_000_000)) == [(0, 1), (1, 2)]

@@ -267,3 +267,56 @@ def test_a_gpu_that_is_not_there_is_a_usage_error():
             resolve_device("cuda")
     with pytest.raises(UsageError, match="device must be"):
         resolve_device("tpu")
+
+
+def test_tensors_of_every_layout_give_a_row_or_a_message(extractor):
+    """Issue 26.18: a sparse, meta or quantized tensor lost the whole call."""
+    import torch
+
+    face = torch.from_numpy(np.array(Image.open(SAMPLES / "ferplus_anger_fer0032225.png").convert("L"))).float()
+    dense = (face / 255).unsqueeze(0)
+    sparse = dense.to_sparse()
+    quantized = torch.quantize_per_tensor(dense, scale=1 / 255, zero_point=0, dtype=torch.quint8)
+    meta = torch.empty(1, 48, 48, device="meta")
+    out = extractor.extract([dense, sparse, quantized, meta], faces="crop")
+    assert [r.status for r in out.rows] == ["ok", "ok", "ok", "error"]
+    np.testing.assert_allclose(out.vectors[1], out.vectors[0], atol=1e-5)  # sparse: the same pixels
+    np.testing.assert_allclose(out.vectors[2], out.vectors[0], atol=1e-5)  # 8-bit steps survive quantisation
+    assert out.rows[3].error.endswith("a meta tensor has a shape but no pixels")
+
+
+def test_an_array_over_the_pixel_limit_is_refused_before_any_copy(monkeypatch):
+    """Issue 26.19: refusing a 400 MB float array first cost 8.2 GB of conversions."""
+    import tracemalloc
+
+    from fever import limits
+
+    big = np.random.default_rng(0).random((3000, 3000), dtype=np.float32)  # 36 MB, 9 MP
+    monkeypatch.setattr(limits, "MAX_IMAGE_PIXELS", 1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="image is 3000x3000 = 9,000,000 pixels, over the limit"):
+            load_image(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # bytes: no copy of the array was made
+
+
+def test_a_generator_is_read_a_batch_at_a_time(extractor):
+    """Issue 26.19: a generator was read whole before the first batch, so an endless one never returned."""
+    import itertools
+
+    face = np.asarray(Image.open(SAMPLES / "ferplus_anger_fer0032225.png").convert("L"))
+    pulled = []
+
+    def camera():
+        for i in itertools.count():
+            pulled.append(i)
+            yield face
+
+    chunks = extractor.iter_extract(camera(), faces="crop", batch_size=4)
+    first, second = next(chunks), next(chunks)
+    assert [r.input_index for r in first.rows] == [0, 1, 2, 3] and [r.input_index for r in second.rows] == [4, 5, 6, 7]
+    assert len(pulled) <= 9  # one batch ahead at most, never the whole (endless) stream
+    chunks.close()

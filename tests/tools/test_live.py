@@ -1,6 +1,7 @@
 """fever-live: the annotated video demo."""
 
 import numpy as np
+import pytest
 
 
 def test_live_writes_an_annotated_mp4_headless(model_with_probe, videos, tmp_path, capsys):
@@ -50,3 +51,16 @@ def test_live_refuses_detect_every_zero_before_any_work(videos, capsys):
 
     assert live_main([str(videos / "single_face.mp4"), "--out", "/nonexistent/x.mp4", "--detect-every", "0"]) == 1
     assert "fever-live: error: --batch-size and --detect-every must be 1 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["x.txt", "x", "x.png"])
+def test_live_refuses_an_output_it_cannot_write_before_any_work(tmp_path, capsys, name):
+    """Issue 26.18: --out x.txt gave PyAV's ValueError traceback after the model had loaded."""
+    from tools.live import main as live_main
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never read")
+    assert live_main([str(clip), "--out", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / name}: the annotated video is H.264 in .m4v, .mkv, .mov, .mp4" in err
+    assert "Traceback" not in err and not (tmp_path / name).exists()
