@@ -344,17 +344,19 @@ class Extractor:
                 continue
             rows = []
             for face_no, (box, landmarks, score) in enumerate(entries):
+                h, w = im.array.shape[:2]
                 if box is None:
-                    h, w = im.array.shape[:2]
                     box = np.array([0, 0, w, h], np.float32)
+                # in the original's pixels when a very large photo was decoded smaller
+                original = (round(h * im.scale), round(w * im.scale))
                 rows.append(
                     (
                         Row(
                             index,
                             im.source,
                             face=face_no,
-                            box=clip_box(box, im.array.shape),
-                            landmarks=None if landmarks is None else np.asarray(landmarks, np.float32),
+                            box=clip_box(np.asarray(box, np.float32) * im.scale, original),
+                            landmarks=None if landmarks is None else np.asarray(landmarks, np.float32) * im.scale,
                             score=float(score),
                             note=note,
                         ),

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 # one decoded image: ~ 9000 x 9000; more is refused as a likely decompression bomb
 MAX_IMAGE_PIXELS = 80_000_000
+# a photo above this is decoded at 1/2, 1/4 or 1/8 of its size (JPEG draft mode): detection on a
+# 79 MP photo took 4.6 GB at full size
+DECODE_PIXELS = 20_000_000
 # one video frame: 8K UHD (7680 x 4320 = 33.2 MP) fits; a larger stream is refused before decoding
 MAX_FRAME_PIXELS = 36_000_000
 # decoded frames in flight per detection batch: what 64 frames of 640 x 360 take. Batches of large

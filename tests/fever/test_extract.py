@@ -10,6 +10,7 @@ from PIL import Image
 import fever
 from fever.preprocess import PreprocessConfig, to_model_input
 from fever.vectors import row_cosine as cosine
+from tests.helpers import SAMPLES
 
 
 def test_crops_give_one_row_each(extractor, fer_crops):
@@ -187,3 +188,28 @@ def test_images_are_batched_by_pixels(tmp_path):
     big_file = tmp_path / "big.png"
     Image.new("L", (6000, 5000)).save(big_file)  # 30 MP: the header says so, no decoding
     assert spans(image_batches([big_file, big_file], 64, max_pixels=40_000_000)) == [(0, 1), (1, 2)]
+
+
+def test_very_large_photos_are_decoded_smaller_with_boxes_in_original_pixels(tmp_path, extractor, monkeypatch):
+    """Issue 26.20: a 79 MP JPEG just under the limit peaked at 4.7 GB; above DECODE_PIXELS a JPEG is
+    decoded at 1/2-1/8 size by its decoder (draft mode) and the rows still speak the original's pixels."""
+    from PIL import Image
+
+    from fever import limits
+    from fever.io.images import load_image
+
+    photo = tmp_path / "big.jpg"
+    Image.open(SAMPLES / "pexels_wolfganglanger_face.jpg").resize((1280, 720)).save(photo, quality=95)
+    full = extractor.extract([photo], faces="detect")
+    monkeypatch.setattr(limits, "DECODE_PIXELS", 300_000)  # 1280x720 = 921,600: decoded at 640x360
+    loaded = load_image(photo)
+    assert loaded.array.shape == (360, 640, 3) and loaded.scale == 2.0
+    assert "1280x720 decoded at 640x360 (JPEG draft mode)" in loaded.notes[0]
+    small = extractor.extract([photo], faces="detect")
+    assert [r.status for r in small.rows] == ["ok"] and len(full.rows) == 1
+    box_full, box_small = full.rows[0].box, small.rows[0].box
+    assert np.abs(box_small - box_full).max() < 0.05 * (box_full[2] - box_full[0])  # same face, original pixels
+    assert np.abs(small.rows[0].landmarks - full.rows[0].landmarks).max() < 0.05 * (box_full[2] - box_full[0])
+    png = tmp_path / "big.png"
+    Image.open(photo).save(png)
+    assert load_image(png).array.shape == (360, 640, 3) and "reduced after decoding" in load_image(png).notes[0]

@@ -320,3 +320,26 @@ def test_a_generator_is_read_a_batch_at_a_time(extractor):
     assert [r.input_index for r in first.rows] == [0, 1, 2, 3] and [r.input_index for r in second.rows] == [4, 5, 6, 7]
     assert len(pulled) <= 9  # one batch ahead at most, never the whole (endless) stream
     chunks.close()
+
+
+def test_a_corrupt_avif_is_its_own_error_row(tmp_path, extractor):
+    """Issue 26.11: Pillow's AVIF plug-in raises RuntimeError on damaged data; it escaped and none of
+    the good images of the call was written."""
+    import io
+
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "AVIF")
+    data = bytearray(buf.getvalue())
+    for i in range(len(data) - 50, len(data) - 20):
+        data[i] ^= 0x5A  # damage the coded planes, not the header
+    bad = tmp_path / "bad.avif"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"bad.avif: truncated or corrupt image data \(RuntimeError: Failed to decode"):
+        load_image(bad)
+    good = sorted(SAMPLES.glob("ferplus_*.png"))
+    out = extractor.extract([*good[:3], bad, *good[3:]], faces="crop")
+    assert [r.status for r in out.rows] == ["ok", "ok", "ok", "error", "ok", "ok"]
