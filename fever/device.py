@@ -38,6 +38,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def fast_bf16_cpu() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX). Without it, bf16 autocast
+    is emulated: a training step of the VGG-13 teacher took 60 s instead of 3 s on an AVX2-only
+    EPYC, so training falls back to fp32 there (inference leaves the choice to the user)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:  # not Linux: ask oneDNN (a private but long-standing check)
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        return bool(check()) if check is not None else False
+
+
 def autocast_for(device: torch.device, precision: str) -> ContextManager:
     """bf16 autocast (the AVX512-BF16 / tensor-core path) or nothing for fp32."""
     if precision not in PRECISIONS:

@@ -17,7 +17,7 @@ from .align import crop_face
 from .appearance import MIN_SIMILARITY, appearance
 from .detect import FaceFollower, clip_box
 from .device import autocast_for, resolve_device
-from .errors import FeverError, InputError
+from .errors import FeverError, InputError, UsageError
 from .inputs import expand_inputs
 from .io.images import LoadedImage, load_image
 from .io.video import VIDEO_EXTENSIONS, VideoFrame, iter_video_frames
@@ -77,6 +77,8 @@ class Extractor:
         revision, local_files_only: Hub options of :func:`fever.load`.
         backend: ``"torch"`` or ``"onnx"`` (an export made with ``fever-export onnx``).
         onnx_file: the ONNX file for ``backend="onnx"`` (default: ``model.onnx`` in the model folder).
+        tta: ``"flip"`` averages the vectors of each face and its mirror image, ``"none"`` does not;
+            None (default) follows the model's config (``preprocess.tta``), so a model can ship with it on.
 
     >>> ex = Extractor()                                   # bundled default model
     >>> out = ex.extract(["photo.jpg", "face48.png"])      # doctest: +SKIP
@@ -95,6 +97,7 @@ class Extractor:
         local_files_only: bool | None = None,
         backend: str = "torch",
         onnx_file: str | Path | None = None,
+        tta: str | None = None,
     ) -> None:
         self.device = resolve_device(device)
         autocast_for(self.device, precision)  # validates precision
@@ -112,6 +115,14 @@ class Extractor:
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.config = self.model.config
         self.preprocess = self.config.preprocess
+        if tta is not None:
+            from dataclasses import replace
+
+            try:
+                self.preprocess = replace(self.preprocess, tta=tta)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        self.tta = self.preprocess.tta
         self.min_face_size = min_face_size
         self.detection_threshold = detection_threshold
         self._detector = None
@@ -172,6 +183,8 @@ class Extractor:
         out = []
         for start in range(0, len(crops), batch_size):
             x = to_model_input(crops[start : start + batch_size], self.preprocess).to(self.device)
+            if self.tta == "flip":  # the face and its mirror in one pass, their vectors averaged
+                x = torch.cat([x, x.flip(-1)])
             if self.device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             if self.onnx is not None:
@@ -180,6 +193,8 @@ class Extractor:
                 with autocast_for(self.device, self.precision):
                     v = self.model.embed(x)
             v = v.float()
+            if self.tta == "flip":
+                v = (v[: len(v) // 2] + v[len(v) // 2 :]) / 2
             if normalize:
                 v = F.normalize(v, dim=1)
             out.append(v.cpu().numpy())
@@ -667,6 +682,7 @@ def extract(
     precision: str = "fp32",
     backend: str = "torch",
     onnx_file: str | Path | None = None,
+    tta: str | None = None,
 ) -> Extraction:
     """Expression vectors of every face in ``images``.
 
@@ -674,7 +690,7 @@ def extract(
         images: paths, PIL images, arrays, tensors, or an iterable of these (see :meth:`Extractor.extract`).
         model: preset name, model folder or Hub repo id (default: the bundled default model).
         faces, batch_size, num_workers, show_progress_bar, normalize: as in :meth:`Extractor.extract`.
-        device, precision, backend, onnx_file: as for :class:`Extractor`.
+        device, precision, backend, onnx_file, tta: as for :class:`Extractor`.
 
     Returns:
         An :class:`Extraction` with ``rows`` and ``vectors``.
@@ -684,7 +700,8 @@ def extract(
     >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
     """
     onnx = {"backend": backend, "onnx_file": str(onnx_file) if onnx_file else None} if backend != "torch" else {}
-    return get_extractor(model, device, precision, **onnx).extract(
+    options = {**onnx, **({"tta": tta} if tta is not None else {})}
+    return get_extractor(model, device, precision, **options).extract(
         images,
         faces=faces,
         batch_size=batch_size,
@@ -708,6 +725,7 @@ def extract_video(
     show_progress_bar: bool | None = None,
     detect_every: int = 1,
     min_track_frames: int = MIN_TRACK_FRAMES,
+    tta: str | None = None,
 ) -> Extraction:
     """Per-frame, per-face vectors of a video, with track ids.
 
@@ -716,12 +734,12 @@ def extract_video(
         model: preset name, model folder or Hub repo id (default: the bundled default model).
         every, fps, max_frames, batch_size, normalize, show_progress_bar, detect_every, min_track_frames: as in
             :meth:`Extractor.extract_video`.
-        device, precision: as for :class:`Extractor`.
+        device, precision, tta: as for :class:`Extractor`.
 
     Returns:
         An :class:`Extraction` with frame, timestamp and track on every row.
     """
-    return get_extractor(model, device, precision).extract_video(
+    return get_extractor(model, device, precision, **({"tta": tta} if tta is not None else {})).extract_video(
         path,
         every=every,
         fps=fps,

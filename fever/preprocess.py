@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+TTA_MODES = ("none", "flip")
+
 
 @dataclass(frozen=True)
 class PreprocessConfig:
@@ -34,6 +36,8 @@ class PreprocessConfig:
     align: bool = True
     max_rotation: float = 10.0
     interpolation: str = "bilinear"
+    # test-time augmentation of the vector: "flip" averages the vectors of a face and its mirror
+    tta: str = "none"
 
     def __post_init__(self) -> None:
         """Settings that would fail late or silently (std 0 gives non-finite vectors, a margin of
@@ -61,6 +65,8 @@ class PreprocessConfig:
             raise ValueError(f"max_rotation must be from 0 to 90 degrees, not {self.max_rotation!r}")
         if self.interpolation not in ("bilinear", "bicubic", "nearest", "area"):
             raise ValueError(f"interpolation must be bilinear, bicubic, nearest or area, not {self.interpolation!r}")
+        if self.tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {TTA_MODES}, not {self.tta!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as stored in ``config.json``.
@@ -68,7 +74,10 @@ class PreprocessConfig:
         Returns:
             A JSON-ready dict.
         """
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if data["tta"] == "none":
+            del data["tta"]  # configs saved before tta existed keep their hash
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PreprocessConfig":
@@ -125,4 +134,4 @@ def to_model_input(crops: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     return (x - mean) / std
 
 
-__all__ = ["LUMA", "PreprocessConfig", "to_float_rgb", "to_gray", "to_model_input"]
+__all__ = ["LUMA", "TTA_MODES", "PreprocessConfig", "to_float_rgb", "to_gray", "to_model_input"]

@@ -10,16 +10,14 @@ the weights file (a network is never larger than the file that fills it), and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import torch
+from torch import nn
 
 from .. import limits
 from ..errors import ModelLoadError
 from .config import ModelConfig
-
-if TYPE_CHECKING:
-    from .network import FeverModel
 
 
 def known_backbones() -> list[str]:
@@ -32,14 +30,17 @@ def known_backbones() -> list[str]:
     return sorted({"inception_resnet_v1", "resnet101_cbam", *FER_TRUNKS, *tv_models.list_models(module=tv_models)})
 
 
-def build_meta(config: ModelConfig) -> "FeverModel":
+def build_meta(config: ModelConfig, build: Callable[[ModelConfig], nn.Module]) -> nn.Module:
     """The network of ``config`` with shapes but no storage.
+
+    Args:
+        config: the architecture.
+        build: the network's constructor (``FeverModel``; passed in so that this module does not
+            import the network that imports it).
 
     Raises:
         ModelLoadError: the backbone is unknown or the config cannot be built.
     """
-    from .network import FeverModel
-
     if config.backbone not in known_backbones():
         raise ModelLoadError(
             f"unknown backbone {config.backbone!r}; fever builds the paper's inception_resnet_v1, the 48-64 px "
@@ -47,12 +48,12 @@ def build_meta(config: ModelConfig) -> "FeverModel":
         )
     try:
         with torch.device("meta"):
-            return FeverModel(config)
+            return build(config)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelLoadError(f"the config cannot be built ({exc})") from None
 
 
-def count_activations(model: "FeverModel", input_size: int) -> int:
+def count_activations(model: nn.Module, input_size: int) -> int:
     """Values every layer outputs for one image (meta tensors: nothing is computed or kept)."""
     total = 0
 
@@ -72,8 +73,12 @@ def count_activations(model: "FeverModel", input_size: int) -> int:
     return total
 
 
-def check_budget(config: ModelConfig) -> "FeverModel":
+def check_budget(config: ModelConfig, build: Callable[[ModelConfig], nn.Module]) -> nn.Module:
     """Build ``config`` on the meta device and hold it to the limits.
+
+    Args:
+        config: the architecture.
+        build: the network's constructor (``FeverModel``).
 
     Returns:
         The meta network (its ``state_dict()`` gives the shapes the weights file must have).
@@ -81,7 +86,7 @@ def check_budget(config: ModelConfig) -> "FeverModel":
     Raises:
         ModelLoadError: naming what is over which limit.
     """
-    meta = build_meta(config)
+    meta = build_meta(config, build)
     params = sum(p.numel() for p in meta.parameters())
     if params > limits.MAX_PARAMETERS:
         raise ModelLoadError(

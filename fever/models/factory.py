@@ -35,7 +35,7 @@ def create_model(
             raise ValueError("pretrained=True loads the stored config; overrides would not match the weights")
         return load(model_name)
     config = get_config(model_name, **overrides)
-    check_budget(config)  # on the meta device: an override asking for 9.6 GB is refused before it is built
+    check_budget(config, FeverModel)  # on the meta device: an override asking for 9.6 GB is refused before it is built
     return FeverModel(config, backbone_weights=backbone_weights)
 
 

@@ -147,7 +147,7 @@ class FeverModel(nn.Module):
         try:
             # shapes first, on the meta device: a config asking for a huge or unknown network is
             # refused before anything is allocated, and the real one is never larger than the file
-            shapes = check_budget(config).state_dict()
+            shapes = check_budget(config, cls).state_dict()
         except ModelLoadError as exc:
             raise ModelLoadError(f"{folder / hub.CONFIG_NAME}: {exc}") from None
         tensors, metadata = hub.read_weights(folder)

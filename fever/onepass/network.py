@@ -1,0 +1,103 @@
+"""The one-pass face + expression network (paper 004's idea, CenterFace's layout, sized for a CPU).
+
+Paper 004 ran YOLOv3-tiny (416 px, 9 convolutions, two grids) for faces and their expression
+classes. Faces are small, centred objects with landmarks: CenterFace's anchor-free layout (one
+heatmap peak per face at stride 4, with size, offset and landmark maps) finds them without anchor
+boxes and codes landmarks for free. The trunk is a stride-2 stem and depthwise-separable blocks
+down to stride 32, fused back to stride 4 (a light FPN), then five 1x1 heads: face heatmap,
+centre offset, log size, 5 landmarks and 8 expression logits (FER+ classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.config import EXPRESSION_CLASSES
+
+OUTPUT_STRIDE = 4
+HEADS = {"heatmap": 1, "offset": 2, "size": 2, "landmarks": 10, "expression": 8}
+
+
+@dataclass(frozen=True)
+class OnePassConfig:
+    """Architecture and input of a one-pass detector (stored as its ``config.json``).
+
+    ``widths``: channels at strides 4, 8, 16 and 32. ``input_scale``: frames are resized by it
+    before the network (0.5: a 640x360 frame is seen at 320x180, so faces of 20 px and up are
+    found at 10 px and up, and the network costs a quarter).
+    """
+
+    name: str = "fever-onepass"
+    widths: tuple[int, int, int, int] = (24, 48, 96, 160)
+    head_width: int = 32
+    input_scale: float = 0.5
+    min_score: float = 0.5
+    nms_iou: float = 0.4
+    class_names: tuple[str, ...] = EXPRESSION_CLASSES
+    description: str = ""
+    kind: str = field(default="onepass", init=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["widths"], data["class_names"] = list(self.widths), list(self.class_names)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OnePassConfig":
+        data = {k: v for k, v in data.items() if k != "kind"}
+        if "widths" in data:
+            data["widths"] = tuple(int(v) for v in data["widths"])
+        if "class_names" in data:
+            data["class_names"] = tuple(data["class_names"])
+        return cls(**data)
+
+
+def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+def separable(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """Depthwise 3x3 then pointwise 1x1 (MobileNet's block): a ninth of a full 3x3's cost."""
+    return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, cout, 1))
+
+
+class OnePassNet(nn.Module):
+    """Frame (N, 3, H, W) in [0, 1] -> dict of head maps at stride 4 of the network's input."""
+
+    def __init__(self, config: OnePassConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or OnePassConfig()
+        c4, c8, c16, c32 = self.config.widths
+        hw = self.config.head_width
+        self.stem = nn.Sequential(conv_bn(3, 16, 3, 2), conv_bn(16, c4, 3, 2))  # stride 4
+        self.stage8 = nn.Sequential(separable(c4, c8, 2), separable(c8, c8))
+        self.stage16 = nn.Sequential(separable(c8, c16, 2), separable(c16, c16))
+        self.stage32 = nn.Sequential(separable(c16, c32, 2), separable(c32, c32))
+        self.lateral = nn.ModuleList([conv_bn(c, hw, 1) for c in (c4, c8, c16, c32)])
+        self.smooth = separable(hw, hw)
+        self.heads = nn.ModuleDict({name: nn.Conv2d(hw, n, 1) for name, n in HEADS.items()})
+        nn.init.constant_(self.heads["heatmap"].bias, -2.19)  # CenterNet: start at p = 0.1
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        f4 = self.stem(x)
+        f8 = self.stage8(f4)
+        f16 = self.stage16(f8)
+        f32 = self.stage32(f16)
+        top = self.lateral[3](f32)
+        for lateral, feat in zip((self.lateral[2], self.lateral[1], self.lateral[0]), (f16, f8, f4)):
+            top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
+        feat = self.smooth(top)
+        return {name: head(feat) for name, head in self.heads.items()}
+
+
+def pad_to_stride(x: torch.Tensor, multiple: int = 32) -> torch.Tensor:
+    """Frames padded on the right and bottom to a multiple of the trunk's stride (boxes unchanged)."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple))
