@@ -65,13 +65,16 @@ class EvaluateCommand(Command):
             default="test",
             help="FER+ split to score on: select models on valid, report test once",
         )
+        ev.add_argument(
+            "--tta", choices=("none", "flip"), default=None, help="test-time flips of the vector (default: the model's)"
+        )
         ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
         ev.add_argument("--json", help="also write the results to this JSON file")
 
     def run(self, args: argparse.Namespace) -> int:
         from .evaluate import evaluate, evaluate_baselines, format_table
 
-        results = [evaluate(m, args.data_root, args.precision, args.split) for m in args.models]
+        results = [evaluate(m, args.data_root, args.precision, args.split, args.tta) for m in args.models]
         if not args.no_baselines:
             results += evaluate_baselines(args.data_root, args.split)
         print(format_table(results))

@@ -159,20 +159,29 @@ def _paper() -> dict[str, Any]:
 
 
 def evaluate(
-    model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32", split: str = "test"
+    model: str | Path | "fever.FeverModel",
+    data_root: str | Path,
+    precision: str = "fp32",
+    split: str = "test",
+    tta: str | None = None,
 ) -> dict[str, Any]:
-    """Every number of the linear evaluation for one model, on FER+ ``split`` (valid or test)."""
-    return evaluate_with_vectors(model, data_root, precision, split)[0]
+    """Every number of the linear evaluation for one model, on FER+ ``split`` (valid or test);
+    ``tta``: as for :class:`fever.Extractor` (None: the model's own setting)."""
+    return evaluate_with_vectors(model, data_root, precision, split, tta)[0]
 
 
 def evaluate_with_vectors(
-    model: str | Path | "fever.FeverModel", data_root: str | Path, precision: str = "fp32", split: str = "test"
+    model: str | Path | "fever.FeverModel",
+    data_root: str | Path,
+    precision: str = "fp32",
+    split: str = "test",
+    tta: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`evaluate`, also returning the FER+ train/valid/test vectors and labels it computed."""
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test', not {split!r}")
     started = time.time()
-    extractor = fever.Extractor(model, device="cpu", precision=precision)
+    extractor = fever.Extractor(model, device="cpu", precision=precision, tta=tta)
     root = Path(data_root) / "ferplus"
     splits = {name: load_split(root, name) for name in ("train", "valid", "test")}
     vectors = {name: split_vectors(extractor, s) for name, s in splits.items()}
@@ -189,6 +198,7 @@ def evaluate_with_vectors(
         "source": str(model) if isinstance(model, (str, Path)) else extractor.config.name,
         "split": split,
         "precision": precision,
+        "tta": extractor.tta,
         **result,
         "seconds": round(time.time() - started, 1),
     }, data

@@ -54,7 +54,12 @@ def real_crops(data_root: Path | None, count: int) -> "torch.Tensor":
 
 
 def bench_crops(
-    model: str | None, batch_size: int, repeats: int, data_root: Path | None, threads: int | None
+    model: str | None,
+    batch_size: int,
+    repeats: int,
+    data_root: Path | None,
+    threads: int | None,
+    tta: str | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -72,8 +77,8 @@ def bench_crops(
     }
     vectors = {}
     for precision in ("fp32", "bf16"):
-        ex = Extractor(model, device="cpu", precision=precision)
-        results["model"] = ex.config.name
+        ex = Extractor(model, device="cpu", precision=precision, tta=tta)
+        results["model"], results["tta"] = ex.config.name, ex.tta
         ex.embed_crops(crops[: batch_size * 2], batch_size)  # warm-up
         rates = []
         for _ in range(repeats):
@@ -100,13 +105,19 @@ class CropsCommand(Command):
         p.add_argument("--model", default=None, help="preset, folder or Hub repo id (default: the bundled default)")
         p.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
         p.add_argument("--repeats", type=int, default=5, help="timed runs (the median is reported)")
+        p.add_argument(
+            "--tta", choices=("none", "flip"), default=None, help="test-time flips of the vector (default: the model's)"
+        )
         p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
         add_data_root_argument(p)
         p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
-        r = bench_crops(args.model, args.batch_size, args.repeats, args.data_root, args.threads)
-        print(f"model {r['model']}, batch {r['batch_size']}, {r['threads']} threads, {r['crops']} real face crops")
+        r = bench_crops(args.model, args.batch_size, args.repeats, args.data_root, args.threads, args.tta)
+        print(
+            f"model {r['model']}, tta {r['tta']}, batch {r['batch_size']}, {r['threads']} threads, "
+            f"{r['crops']} real face crops"
+        )
         print("| precision | crops/s (median) |")
         print("|---|---|")
         for name, v in r["precisions"].items():

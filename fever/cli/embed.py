@@ -27,6 +27,7 @@ RUN_OPTIONS = (
     "detection_threshold",
     "normalize",
     "precision",
+    "tta",
 )
 
 
@@ -83,6 +84,12 @@ class EmbedCommand(Command):
             choices=("fp32", "bf16"),
             default="fp32",
             help="bf16: autocast, faster on CPUs with AVX512-BF16 (vectors within cosine 0.999)",
+        )
+        p.add_argument(
+            "--tta",
+            choices=("none", "flip"),
+            default=None,
+            help="flip: average the vectors of each face and its mirror (default: the model's setting)",
         )
         p.add_argument("--resume", action="store_true", help="finish an interrupted run into the same --out")
         p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -148,6 +155,7 @@ def embed(args: argparse.Namespace) -> int:
         precision=args.precision,
         revision=args.revision,
         detection_threshold=args.detection_threshold,
+        tta=args.tta,
     )
     cfg = extractor.config
     metadata = {

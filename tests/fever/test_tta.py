@@ -33,3 +33,19 @@ def test_a_model_can_ship_with_flips_on_and_old_configs_keep_their_hash(tmp_path
     assert ex.tta == "flip" and fever.Extractor(folder, device="cpu", tta="none").tta == "none"
     with pytest.raises(fever.FeverError, match=r"tta must be one of \('none', 'flip'\), not 'rotate'"):
         fever.Extractor(folder, device="cpu", tta="rotate")
+
+
+def test_fever_embed_takes_tta_and_records_it(tmp_path, tiny_model_dir, fer_crops):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from fever.cli.embed import main
+    from fever.parquet import embeddings, read_metadata
+
+    out = tmp_path / "v.parquet"
+    args = [str(p) for p in fer_crops] + ["--out", str(out), "--model", str(tiny_model_dir), "--no-progress"]
+    assert main(args + ["--tta", "flip"]) == 0
+    flipped = fever.Extractor(tiny_model_dir, device="cpu", tta="flip").extract(fer_crops).vectors
+    np.testing.assert_allclose(embeddings(pq.read_table(out)), flipped, atol=1e-5)
+    assert json.loads(read_metadata(out)["fever.options"])["tta"] == "flip"
