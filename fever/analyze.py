@@ -82,8 +82,8 @@ def analyze(inputs: Any, model: Any = None, probe: str | Path | None = None, **k
         model: preset name, model folder, Hub repo id or an :class:`Extractor` (default: the
             bundled default model, which ships its expression probe).
         probe: a probe folder (default: the one shipped in the model's folder).
-        **kwargs: ``device`` and ``precision``, then the options of :meth:`Extractor.extract` or
-            :meth:`Extractor.extract_video`.
+        **kwargs: ``device``, ``precision``, ``tta`` and ``detector`` (as for :class:`Extractor`),
+            then the options of :meth:`Extractor.extract` or :meth:`Extractor.extract_video`.
 
     Returns:
         An :class:`Analysis`: the extraction and per-row class probabilities.
@@ -93,10 +93,11 @@ def analyze(inputs: Any, model: Any = None, probe: str | Path | None = None, **k
     """
     import probes
 
+    options = {k: kwargs.pop(k) for k in ("tta", "detector") if k in kwargs}
     extractor = (
         model
         if isinstance(model, Extractor)
-        else get_extractor(model, kwargs.pop("device", "auto"), kwargs.pop("precision", "fp32"))
+        else get_extractor(model, kwargs.pop("device", "auto"), kwargs.pop("precision", "fp32"), **options)
     )
     fitted = probes.load(probe or probe_folder(extractor))
     if isinstance(inputs, (str, Path)) and Path(inputs).suffix.lower() in VIDEO_EXTENSIONS:

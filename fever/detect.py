@@ -21,6 +21,7 @@ class Detection:
     box: np.ndarray  # (4,) x1, y1, x2, y2 in pixels
     score: float
     landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth corner, right mouth corner
+    expression: np.ndarray | None = None  # (8,) logits, from detectors that also read the expression
 
 
 def box_area(box: np.ndarray | Sequence[float]) -> float:

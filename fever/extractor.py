@@ -79,6 +79,9 @@ class Extractor:
         onnx_file: the ONNX file for ``backend="onnx"`` (default: ``model.onnx`` in the model folder).
         tta: ``"flip"`` averages the vectors of each face and its mirror image, ``"none"`` does not;
             None (default) follows the model's config (``preprocess.tta``), so a model can ship with it on.
+        detector: ``"mtcnn"`` (default), ``"onepass"`` (the bundled one-pass face + expression
+            detector, paper 004) or a one-pass detector folder; its boxes feed the same crops, and
+            its own expression logits come with each row (``expression_onepass``).
 
     >>> ex = Extractor()                                   # bundled default model
     >>> out = ex.extract(["photo.jpg", "face48.png"])      # doctest: +SKIP
@@ -98,6 +101,7 @@ class Extractor:
         backend: str = "torch",
         onnx_file: str | Path | None = None,
         tta: str | None = None,
+        detector: str | Path = "mtcnn",
     ) -> None:
         self.device = resolve_device(device)
         autocast_for(self.device, precision)  # validates precision
@@ -125,7 +129,12 @@ class Extractor:
         self.tta = self.preprocess.tta
         self.min_face_size = min_face_size
         self.detection_threshold = detection_threshold
+        self.detector_name = str(detector)
         self._detector = None
+        if self.detector_name != "mtcnn":
+            from .onepass.detector import OnePassFaceDetector, load_detector, resolve_detector
+
+            self._detector = OnePassFaceDetector(load_detector(resolve_detector(detector)))
         self.backend = backend
         self.onnx = self._load_onnx(onnx_file) if backend == "onnx" else None
         if backend not in ("torch", "onnx"):
@@ -216,29 +225,28 @@ class Extractor:
         pairs = list(enumerate(items))
         return list(pool.map(one, pairs)) if pool else [one(p) for p in pairs]
 
-    def _faces_of(
-        self, loaded: list[LoadedImage], mode: str
-    ) -> list[list[tuple[np.ndarray | None, np.ndarray | None, float]]]:
-        """Per image: list of (box, landmarks, score); crops give one whole-image entry."""
+    def _faces_of(self, loaded: list[LoadedImage], mode: str) -> list[list[tuple[Any, Any, float, Any]]]:
+        """Per image: list of (box, landmarks, score, expression logits or None); crops give one
+        whole-image entry."""
         take_whole = [
             mode == "crop" or (mode == "auto" and max(im.array.shape[:2]) <= AUTO_CROP_MAX_SIDE) for im in loaded
         ]
-        faces: list[list[tuple[np.ndarray | None, np.ndarray | None, float]]] = [[] for _ in loaded]
+        faces: list[list[tuple[Any, Any, float, Any]]] = [[] for _ in loaded]
         to_detect = [i for i, whole in enumerate(take_whole) if not whole]
         if to_detect:
             found = self.detector.detect([loaded[i].array for i in to_detect])
             for i, dets in zip(to_detect, found):
-                faces[i] = [(d.box, d.landmarks, d.score) for d in dets]
+                faces[i] = [(d.box, d.landmarks, d.score, d.expression) for d in dets]
         for i, whole in enumerate(take_whole):
             if whole:
-                faces[i] = [(None, None, 1.0)]  # the whole image is the face; its box is set in _extract_chunk
+                faces[i] = [(None, None, 1.0, None)]  # the whole image is the face; its box is set in _extract_chunk
         return faces
 
-    def _crop_all(self, loaded: list[LoadedImage], faces: list[list[tuple[Any, Any, float]]]) -> torch.Tensor:
+    def _crop_all(self, loaded: list[LoadedImage], faces: list[list[tuple[Any, Any, float, Any]]]) -> torch.Tensor:
         size = self.preprocess.input_size
         crops = []
         for im, entries in zip(loaded, faces):
-            for box, landmarks, _ in entries:
+            for box, landmarks, *_ in entries:
                 if box is None:
                     t = to_float_rgb(im.array).unsqueeze(0)
                     crops.append(
@@ -358,7 +366,7 @@ class Extractor:
                 ]
                 continue
             rows = []
-            for face_no, (box, landmarks, score) in enumerate(entries):
+            for face_no, (box, landmarks, score, expression) in enumerate(entries):
                 h, w = im.array.shape[:2]
                 if box is None:
                     box = np.array([0, 0, w, h], np.float32)
@@ -374,6 +382,7 @@ class Extractor:
                             landmarks=None if landmarks is None else np.asarray(landmarks, np.float32) * im.scale,
                             score=float(score),
                             note=note,
+                            expression_onepass=expression,
                         ),
                         vectors[k],
                     )
@@ -539,6 +548,7 @@ class Extractor:
                             timestamp=frame.timestamp,
                             track=track,
                             note=rotation_note(frame.rotation),
+                            expression_onepass=det.expression,
                         )
                     )
             if not crops:
@@ -683,6 +693,7 @@ def extract(
     backend: str = "torch",
     onnx_file: str | Path | None = None,
     tta: str | None = None,
+    detector: str = "mtcnn",
 ) -> Extraction:
     """Expression vectors of every face in ``images``.
 
@@ -690,7 +701,7 @@ def extract(
         images: paths, PIL images, arrays, tensors, or an iterable of these (see :meth:`Extractor.extract`).
         model: preset name, model folder or Hub repo id (default: the bundled default model).
         faces, batch_size, num_workers, show_progress_bar, normalize: as in :meth:`Extractor.extract`.
-        device, precision, backend, onnx_file, tta: as for :class:`Extractor`.
+        device, precision, backend, onnx_file, tta, detector: as for :class:`Extractor`.
 
     Returns:
         An :class:`Extraction` with ``rows`` and ``vectors``.
@@ -700,7 +711,11 @@ def extract(
     >>> out.vectors.shape, out.rows[0].box                     # doctest: +SKIP
     """
     onnx = {"backend": backend, "onnx_file": str(onnx_file) if onnx_file else None} if backend != "torch" else {}
-    options = {**onnx, **({"tta": tta} if tta is not None else {})}
+    options = {
+        **onnx,
+        **({"tta": tta} if tta is not None else {}),
+        **({"detector": detector} if detector != "mtcnn" else {}),
+    }
     return get_extractor(model, device, precision, **options).extract(
         images,
         faces=faces,
@@ -726,6 +741,7 @@ def extract_video(
     detect_every: int = 1,
     min_track_frames: int = MIN_TRACK_FRAMES,
     tta: str | None = None,
+    detector: str = "mtcnn",
 ) -> Extraction:
     """Per-frame, per-face vectors of a video, with track ids.
 
@@ -734,12 +750,13 @@ def extract_video(
         model: preset name, model folder or Hub repo id (default: the bundled default model).
         every, fps, max_frames, batch_size, normalize, show_progress_bar, detect_every, min_track_frames: as in
             :meth:`Extractor.extract_video`.
-        device, precision, tta: as for :class:`Extractor`.
+        device, precision, tta, detector: as for :class:`Extractor`.
 
     Returns:
         An :class:`Extraction` with frame, timestamp and track on every row.
     """
-    return get_extractor(model, device, precision, **({"tta": tta} if tta is not None else {})).extract_video(
+    options = {**({"tta": tta} if tta is not None else {}), **({"detector": detector} if detector != "mtcnn" else {})}
+    return get_extractor(model, device, precision, **options).extract_video(
         path,
         every=every,
         fps=fps,

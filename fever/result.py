@@ -30,6 +30,7 @@ class Row:
     track: int = -1  # id following one person across frames (videos)
     error: str | None = None
     note: str | None = None
+    expression_onepass: np.ndarray | None = None  # (8,) logits of the one-pass detector, when it found the face
 
 
 @dataclass
@@ -130,6 +131,8 @@ def schema(dim: int, metadata: dict[str, str] | None = None) -> pa.Schema:
             ("error", pa.string()),
             ("note", pa.string()),
             ("embedding", pa.list_(pa.float32(), dim)),
+            # the one-pass detector's own expression logits (null with MTCNN)
+            ("expression_onepass", pa.list_(pa.float32(), 8)),
             # which file a row came from, exactly (fever-embed; null for in-memory inputs)
             ("source_key", pa.binary()),
             ("source_size", pa.int64()),
@@ -180,6 +183,7 @@ def rows_to_table(
         pa.array([arrow_text(r.error) for r in rows], pa.string()),
         pa.array([arrow_text(r.note) for r in rows], pa.string()),
         _fixed([v if k else None for v, k in zip(vectors, ok)], dim),
+        _fixed([r.expression_onepass for r in rows], 8),
         pa.array([i[0] for i in ids], pa.binary()),
         pa.array([i[1] for i in ids], pa.int64()),
         pa.array([i[2] for i in ids], pa.int64()),

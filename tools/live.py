@@ -57,6 +57,7 @@ def run_live(
     detect_every: int = 3,
     report_every: float = 10.0,
     report: Callable[[str], None] | None = None,
+    detector: str = "mtcnn",
 ) -> dict[str, Any]:
     """Annotate a camera, file or stream; ``report`` gets a progress line every ``report_every``
     seconds (stderr in the command), so a long run never sits silent."""
@@ -67,7 +68,7 @@ def run_live(
     from fever.extractor import Extractor
     from fever.io.video import is_stream, iter_video_frames, probe_video
 
-    extractor = Extractor(model, device="cpu", precision=precision)
+    extractor = Extractor(model, device="cpu", precision=precision, detector=detector)
     fitted = probes.load(probe or probe_folder(extractor))
     fps = 25.0 if is_stream(source) else (probe_video(source).fps or 25.0)
     container = None
@@ -136,6 +137,9 @@ class LiveCommand(Command):
             help="full face detection on every n-th frame, faces followed in between (1: every frame)",
         )
         p.add_argument("--report-every", type=float, default=10.0, help="seconds between progress lines on stderr")
+        p.add_argument(
+            "--detector", default="mtcnn", help="mtcnn, onepass or a one-pass detector folder (see fever-embed)"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         if args.batch_size < 1 or args.detect_every < 1:
@@ -158,6 +162,7 @@ class LiveCommand(Command):
             args.detect_every,
             report_every=args.report_every,
             report=lambda line: print(line, file=sys.stderr, flush=True),
+            detector=args.detector,
         )
         print(
             f"fever-live: {result['frames']} frames in {result['seconds']} s "

@@ -28,6 +28,7 @@ RUN_OPTIONS = (
     "normalize",
     "precision",
     "tta",
+    "detector",
 )
 
 
@@ -90,6 +91,11 @@ class EmbedCommand(Command):
             choices=("none", "flip"),
             default=None,
             help="flip: average the vectors of each face and its mirror (default: the model's setting)",
+        )
+        p.add_argument(
+            "--detector",
+            default="mtcnn",
+            help="mtcnn, onepass (the one-pass face + expression detector) or a one-pass detector folder",
         )
         p.add_argument("--resume", action="store_true", help="finish an interrupted run into the same --out")
         p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -156,6 +162,7 @@ def embed(args: argparse.Namespace) -> int:
         revision=args.revision,
         detection_threshold=args.detection_threshold,
         tta=args.tta,
+        detector=args.detector,
     )
     cfg = extractor.config
     metadata = {
