@@ -177,6 +177,44 @@ class PackageCommand(Command):
         return 0
 
 
+class DetectorLabelsCommand(Command):
+    name = "detector-labels"
+    help = "pseudo-label real frames and UTKFace photos for the one-pass detector (MTCNN boxes, two-stage expressions)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        add_data_root_argument(p)
+        p.add_argument("--split", choices=("train", "test"), default="train", help="train, or the held-out videos")
+        p.add_argument("--fps", type=float, default=2.0, help="video frames labelled per second")
+        p.add_argument("--out", required=True, help="parquet file to write")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .onepass.labels import pseudo_label
+
+        print(json.dumps(pseudo_label(args.data_root, args.out, args.split, args.fps), indent=2))
+        return 0
+
+
+class DetectorCommand(Command):
+    name = "detector"
+    help = "train the one-pass face + expression detector (resumes from its checkpoint)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", required=True, help="JSON file of distill.onepass.train.DetectorTrainConfig")
+        p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
+        p.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import dataclasses
+
+        from .onepass.train import DetectorTrainConfig, DetectorTrainer
+
+        cfg = DetectorTrainConfig.from_file(args.config)
+        changes = {k: v for k, v in (("max_steps", args.max_steps), ("max_minutes", args.max_minutes)) if v}
+        trainer = DetectorTrainer(dataclasses.replace(cfg, **changes))
+        print(f"fever-distill detector: step {trainer.step} of {cfg.steps} -> {trainer.run()}")
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``fever-distill``: 0 success, 1 error.
 
@@ -194,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         PrepareUnlabelledCommand(),
         CurvesCommand(),
         PackageCommand(),
+        DetectorLabelsCommand(),
+        DetectorCommand(),
     ]
     return run("fever-distill", __doc__, commands, argv)
 

@@ -1,0 +1,90 @@
+"""Pseudo-labels of real frames for the one-pass detector, as paper 004 made them.
+
+Paper 004 labelled Aff-Wild2 frames with RetinaFace. Here MTCNN is the box teacher (boxes and 5
+landmarks, at fever's detection threshold) and the default embedder with its shipped probe the
+expression teacher (its calibrated probabilities are the soft target), on frames of the shared
+videos and on UTKFace photos. Whole videos are held out for evaluation, never single frames
+(:data:`HELD_OUT_VIDEOS`), and UTKFace's own test split stays out of training.
+
+The labels go to one parquet file: the picture as JPEG bytes (quality 95), its faces' boxes,
+landmarks and probabilities, and where it came from.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+# held out whole: two people and cuts (short_hamilton_clip) and one talking head (woman2)
+HELD_OUT_VIDEOS = ("short_hamilton_clip.mp4", "woman2.mp4")
+
+
+def _jpeg(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _pictures(data_root: Path, split: str, video_fps: float) -> Iterator[tuple[str, np.ndarray]]:
+    from fever.io.video import iter_video_frames
+
+    from ..utkface import load_utkface
+
+    for video in sorted((data_root / "videos").glob("*")):
+        if (video.name in HELD_OUT_VIDEOS) != (split == "test"):
+            continue
+        for frame in iter_video_frames(video, fps=video_fps):
+            yield f"{video.name}#{frame.index}", frame.array
+    utk = load_utkface(data_root)
+    for i in range(len(utk.names)):
+        if (utk.split[i] == "test") == (split == "test"):
+            yield f"utkface/{utk.names[i]}", utk.image(i)
+
+
+def pseudo_label(
+    data_root: str | Path, out: str | Path, split: str = "train", video_fps: float = 2.0
+) -> dict[str, int]:
+    """Label every picture of ``split`` with MTCNN boxes and the two-stage pipeline's expressions.
+
+    Returns:
+        Counts of pictures and faces written.
+    """
+    import fever
+    from fever.models.config import EXPRESSION_CLASSES
+
+    extractor = fever.Extractor(device="cpu")
+    rows: dict[str, list] = {k: [] for k in ("source", "image", "boxes", "landmarks", "probabilities")}
+    faces = 0
+    for source, picture in _pictures(Path(data_root), split, video_fps):
+        result = fever.analyze([picture], model=extractor, faces="detect")  # the shipped probe
+        order = [result.classes.index(c) for c in EXPRESSION_CLASSES]
+        ok = [i for i, r in enumerate(result.extraction.rows) if r.status == "ok"]
+        rows["source"].append(source)
+        rows["image"].append(_jpeg(picture))
+        rows["boxes"].append([result.extraction.rows[i].box.tolist() for i in ok])
+        rows["landmarks"].append([result.extraction.rows[i].landmarks.reshape(-1).tolist() for i in ok])
+        rows["probabilities"].append([result.probabilities[i][order].tolist() for i in ok])
+        faces += len(ok)
+    table = pa.table(
+        {
+            "source": pa.array(rows["source"], pa.string()),
+            "image": pa.array(rows["image"], pa.binary()),
+            "boxes": pa.array(rows["boxes"], pa.list_(pa.list_(pa.float32(), 4))),
+            "landmarks": pa.array(rows["landmarks"], pa.list_(pa.list_(pa.float32(), 10))),
+            "probabilities": pa.array(rows["probabilities"], pa.list_(pa.list_(pa.float32(), 8))),
+        }
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out)
+    return {"pictures": table.num_rows, "faces": faces}
+
+
+def read_labels(path: str | Path) -> pa.Table:
+    """The labels file :func:`pseudo_label` wrote."""
+    return pq.read_table(path)

@@ -1,0 +1,192 @@
+"""Training the one-pass detector: composite scenes and pseudo-labelled real frames, resumable.
+
+Every batch is a pure function of (seed, step): which scenes, which faces, where and how they are
+pasted, which real frames and how they are jittered. The model, optimiser and step are one
+safetensors checkpoint (:mod:`distill.checkpoint`), so a killed run resumes exactly with the same
+command, as the embedder runs do.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fever.onepass import FaceTarget, OnePassConfig, OnePassNet, encode
+from fever.onepass.detector import prepare, save_detector
+from fever.onepass.network import OUTPUT_STRIDE
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from .loss import onepass_loss
+from .scenes import compose_scene, fer_face
+
+
+@dataclass
+class DetectorTrainConfig:
+    """Settings of a detector run (a JSON file); ``reasons`` says why each has its value."""
+
+    out: str = "runs/onepass"
+    data_root: str = "../shared/datasets"
+    labels: str = ""  # parquet of pseudo-labelled real pictures (distill.onepass.labels); "" = composites only
+    seed: int = 0
+    steps: int = 20_000
+    batch: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 500
+    scene_size: tuple[int, int] = (360, 640)  # height, width
+    faces_per_scene: tuple[int, int] = (1, 4)
+    face_sizes: tuple[float, float] = (20.0, 200.0)
+    real_fraction: float = 0.5  # share of each batch from the pseudo-labelled pictures
+    widths: tuple[int, int, int, int] = (24, 48, 96, 160)
+    head_width: int = 32
+    input_scale: float = 0.5
+    threads: int = 2
+    checkpoint_minutes: float = 5.0
+    max_minutes: float = 0.0
+    max_steps: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "DetectorTrainConfig":
+        data = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown detector training settings: {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def network(self) -> OnePassConfig:
+        return OnePassConfig(widths=self.widths, head_width=self.head_width, input_scale=self.input_scale)
+
+
+def _backgrounds(data_root: Path, size: tuple[int, int]) -> list[np.ndarray]:
+    """Face-free pictures: every 5th frame of no_face.mp4, resized to the scene size."""
+    from fever.io.video import iter_video_frames
+
+    h, w = size
+    frames = [f.array for f in iter_video_frames(data_root / "videos" / "no_face.mp4", every=5)]
+    return [np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames]
+
+
+class DetectorTrainer:
+    """One detector run: data, network, optimiser, checkpoints, a log line per 50 steps."""
+
+    def __init__(self, cfg: DetectorTrainConfig) -> None:
+        from ..ferplus import load_split
+
+        self.cfg = cfg
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.net = OnePassNet(cfg.network())
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        root = Path(cfg.data_root)
+        self.fer = load_split(root / "ferplus", "train")
+        self.backgrounds = _backgrounds(root, cfg.scene_size)
+        self.real = None
+        if cfg.labels and cfg.real_fraction > 0:
+            from .labels import read_labels
+
+            self.real = read_labels(cfg.labels).to_pylist()
+        self.ckpt = self.out / "checkpoint.safetensors"
+        self.step = 0
+        if self.ckpt.exists():
+            self.step = load_checkpoint(self.ckpt, self.net, self.optimizer)["step"]
+        (self.out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+
+    def lr_at(self, step: int) -> float:
+        cfg = self.cfg
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return cfg.lr * (1 + math.cos(math.pi * min(t, 1.0))) / 2
+
+    def _composite(self, rng: np.random.Generator) -> tuple[np.ndarray, list[FaceTarget]]:
+        background = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
+        if rng.random() < 0.5:
+            background = background[:, ::-1]
+        n = int(rng.integers(self.cfg.faces_per_scene[0], self.cfg.faces_per_scene[1] + 1))
+        picks = rng.integers(0, len(self.fer.images), n)
+        faces = [fer_face(self.fer.images[i], self.fer.votes[i]) for i in picks]
+        return compose_scene(np.ascontiguousarray(background), faces, rng, self.cfg.face_sizes)
+
+    def _real(self, rng: np.random.Generator) -> tuple[np.ndarray, list[FaceTarget]]:
+        row = self.real[int(rng.integers(len(self.real)))]
+        picture = np.asarray(Image.open(io.BytesIO(row["image"])).convert("RGB"))
+        h, w = self.cfg.scene_size
+        scale = min(w / picture.shape[1], h / picture.shape[0]) * rng.uniform(0.7, 1.0)
+        size = (max(1, int(picture.shape[1] * scale)), max(1, int(picture.shape[0] * scale)))
+        small = np.asarray(Image.fromarray(picture).resize(size, Image.BILINEAR))
+        canvas = self.backgrounds[int(rng.integers(len(self.backgrounds)))].copy()
+        x0 = int(rng.integers(0, w - size[0] + 1))
+        y0 = int(rng.integers(0, h - size[1] + 1))
+        canvas[y0 : y0 + size[1], x0 : x0 + size[0]] = small
+        shift = np.array([x0, y0], np.float32)
+        faces = [
+            FaceTarget(
+                np.asarray(b, np.float32) * scale + np.tile(shift, 2),
+                np.asarray(lm, np.float32).reshape(5, 2) * scale + shift,
+                np.asarray(p, np.float32),
+            )
+            for b, lm, p in zip(row["boxes"], row["landmarks"], row["probabilities"])
+        ]
+        return canvas, faces
+
+    def batch(self, step: int) -> tuple[torch.Tensor, list]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        scenes = [
+            self._real(rng) if self.real and rng.random() < self.cfg.real_fraction else self._composite(rng)
+            for _ in range(self.cfg.batch)
+        ]
+        x = prepare([s for s, _ in scenes], self.net.config)
+        grid = (x.shape[-2] // OUTPUT_STRIDE, x.shape[-1] // OUTPUT_STRIDE)
+        scale = self.net.config.input_scale
+        targets = []
+        for _, faces in scenes:
+            scaled = [
+                FaceTarget(f.box * scale, None if f.landmarks is None else f.landmarks * scale, f.expression)
+                for f in faces
+            ]
+            targets.append(encode(scaled, grid, OUTPUT_STRIDE))
+        return x, targets
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        started = last_ckpt = time.time()
+        log = (self.out / "steps.csv").open("a")
+        if log.tell() == 0:
+            log.write("step,loss,heatmap,offset,size,landmarks,expression,lr,elapsed_s\n")
+        self.net.train()
+        while self.step < cfg.steps:
+            lr = self.lr_at(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            x, targets = self.batch(self.step)
+            loss, parts = onepass_loss(self.net(x), targets)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            if self.step % 50 == 0:
+                values = ",".join(f"{parts[k]:.5f}" for k in ("heatmap", "offset", "size", "landmarks", "expression"))
+                log.write(f"{self.step},{float(loss):.5f},{values},{lr:.6f},{time.time() - started:.1f}\n")
+                log.flush()
+            done = self.step >= cfg.steps or (cfg.max_steps and self.step >= cfg.max_steps)
+            out_of_time = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
+            if done or out_of_time or time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                save_checkpoint(self.ckpt, self.net, self.optimizer, {"step": self.step})
+                last_ckpt = time.time()
+            if done or out_of_time:
+                break
+        log.close()
+        save_detector(self.net.eval(), self.out / "last")
+        return self.out / "last"
