@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fever.cli.app import Command, run
 
@@ -215,6 +216,53 @@ class DetectorCommand(Command):
         return 0
 
 
+class EvaluateDetectorCommand(Command):
+    name = "evaluate-detector"
+    help = "per-class AP and mAP of a one-pass detector on held-out composite scenes, and against MTCNN"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("detector", help="one-pass detector folder")
+        add_data_root_argument(p)
+        p.add_argument("--scenes", type=int, default=300, help="held-out composite scenes (FER+ test faces)")
+        p.add_argument(
+            "--labels", default=None, help="pseudo-labels of the held-out videos (detector-labels --split test)"
+        )
+        p.add_argument("--json", default=None, help="also write the results here")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from fever.onepass.detector import load_detector
+
+        from .onepass.evaluate import composite_map, mtcnn_false_faces, real_frame_agreement, test_scenes
+
+        detector = load_detector(args.detector)
+        scenes = test_scenes(args.data_root, args.scenes)
+        result = composite_map(detector, scenes)
+        result["mtcnn_false_faces_per_scene"] = mtcnn_false_faces(scenes)
+        if args.labels:
+            from .onepass.labels import read_labels
+
+            result["held_out_real"] = real_frame_agreement(detector, read_labels(args.labels).to_pylist())
+        print("| class | AP@0.5 |")
+        print("|---|---|")
+        for name, ap in result["ap_50_per_class"].items():
+            print(f"| {name} | {ap:.2%} |")
+        print(f"| **mAP@0.5** (paper 004: {result['paper_004_map_50']:.2%}) | {result['map_50']:.2%} |")
+        print(f"| mAP@0.5:0.95 | {result['map_50_95']:.2%} |")
+        print(
+            f"false faces per scene: one-pass {result['false_faces_per_scene']:.3f}, "
+            f"MTCNN {result['mtcnn_false_faces_per_scene']:.3f}"
+        )
+        if "held_out_real" in result:
+            real = result["held_out_real"]
+            print(
+                f"held-out real frames: {real['found_share']:.2%} of {real['mtcnn_faces']} MTCNN faces found, "
+                f"expression agreement with the two-stage pipeline {real['expression_agreement']:.2%}"
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``fever-distill``: 0 success, 1 error.
 
@@ -234,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         PackageCommand(),
         DetectorLabelsCommand(),
         DetectorCommand(),
+        EvaluateDetectorCommand(),
     ]
     return run("fever-distill", __doc__, commands, argv)
 
