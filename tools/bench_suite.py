@@ -112,7 +112,9 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         from fever.extractor import Extractor
 
-        ex = Extractor(spec["model"], device="cpu", precision=spec["precision"])
+        ex = Extractor(
+            spec["model"], device="cpu", precision=spec["precision"], detector=spec.get("detector") or "mtcnn"
+        )
 
         def run() -> None:
             for v in videos:
@@ -150,6 +152,40 @@ def flops_per_crop(model: str | None) -> float:
     return float(counter.get_total_flops())
 
 
+def detector_job(spec: dict[str, Any]) -> dict[str, Any]:
+    """The one-pass detector alone (network + peak decoding + NMS) on real frames of the shared
+    videos resized to ``size``; a trained folder, or random weights (the same computation)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from fever.device import autocast_for
+    from fever.io.video import iter_video_frames
+    from fever.onepass import OnePassNet
+    from fever.onepass.detector import OnePassDetector, load_detector
+
+    w, h = spec["size"]
+    video = Path(spec["data_root"]) / "videos" / VIDEO_NAMES[0]
+    frames = [
+        np.asarray(Image.fromarray(f.array).resize((w, h), Image.BILINEAR))
+        for f in iter_video_frames(video, max_frames=spec["frames"])
+    ]
+    if spec.get("detector"):
+        detector = load_detector(spec["detector"])
+    else:
+        detector = OnePassDetector(OnePassNet().eval().to(memory_format=torch.channels_last), min_score=1.01)
+    batch = 8
+
+    def run() -> None:
+        with autocast_for(torch.device("cpu"), spec["precision"]):
+            for start in range(0, len(frames), batch):
+                detector.detect(frames[start : start + batch])
+
+    run()  # warm-up
+    rate = _rate(run, len(frames), spec["repeats"])
+    return {"frames_per_s": rate, "frames": len(frames), "peak_mb": peak_rss_mb()}
+
+
 def _child(job: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Run ``job(spec)`` of this module in a fresh Python: every row is timed in a process of its own."""
     code = f"import json,sys; from {__name__} import {job}; print(json.dumps({job}(json.loads(sys.argv[1]))))"
@@ -171,6 +207,7 @@ def suite(
     batch_size: int = 64,
     max_frames: int = 60,
     detect_every: int = 5,
+    detector: str | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -220,6 +257,29 @@ def suite(
             "video_job", {**video_spec, "kind": "facenet"}
         ),
     }
+    weights = f"detector {detector}" if detector else "random weights (the same computation)"
+    detectors = {
+        f"one-pass detector alone, {w}x{h} {p}, {weights}": _child(
+            "detector_job",
+            {
+                "data_root": str(data_root),
+                "size": [w, h],
+                "precision": p,
+                "frames": 48,
+                "repeats": 3,
+                "detector": detector,
+            },
+        )
+        for w, h in ((640, 360), (1280, 720))
+        for p in ("fp32", "bf16")
+    }
+    if detector:
+        videos[f"{name} fp32, one-pass detector on every frame (decode+detect+align+embed)"] = _child(
+            "video_job", {**fever_video, "precision": "fp32", "detector": detector}
+        )
+        videos[f"{name} fp32, MTCNN on every frame (the same run's baseline)"] = _child(
+            "video_job", {**fever_video, "precision": "fp32"}
+        )
     ref_crops = crops["facenet-pytorch InceptionResnetV1 160 px fp32 (reference)"].get("crops_per_s")
     ref_video = videos["facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)"].get("frames_per_s")
     peak = matmul_peak()
@@ -235,6 +295,7 @@ def suite(
         "threads": torch.get_num_threads(),
         "crops": crops,
         "videos": videos,
+        "detectors": detectors,
         "matmul_peak_gflops": peak,
         "default_model_gflop_per_crop": flops / 1e9,
         "default_model_achieved_gflops": achieved,
@@ -244,7 +305,7 @@ def suite(
 
 def failed_rows(r: dict[str, Any]) -> list[str]:
     """Names of the suite's rows whose child process failed."""
-    return [k for part in ("crops", "videos") for k, v in r[part].items() if "error" in v]
+    return [k for part in ("crops", "videos", "detectors") for k, v in r.get(part, {}).items() if "error" in v]
 
 
 def print_suite(r: dict[str, Any]) -> None:
@@ -267,6 +328,14 @@ def print_suite(r: dict[str, Any]) -> None:
         print(
             f"| {k} | {v.get('frames_per_s', float('nan')):.1f} | {v.get('x_reference', float('nan')):.2f} | "
             f"{v.get('peak_mb', float('nan')):.0f} |"
+            if "error" not in v
+            else f"| {k} | error: {v['error']} | | |"
+        )
+    print("| one-pass detector (network + decoding + NMS) | frames/s | | peak MB |")
+    print("|---|---|---|---|")
+    for k, v in r.get("detectors", {}).items():
+        print(
+            f"| {k} | {v.get('frames_per_s', float('nan')):.1f} | | {v.get('peak_mb', float('nan')):.0f} |"
             if "error" not in v
             else f"| {k} | error: {v['error']} | | |"
         )
@@ -297,10 +366,23 @@ class SuiteCommand(Command):
             default=5,
             help="the second fever video row: full detection on every n-th frame, O-Net follows faces between",
         )
+        p.add_argument(
+            "--detector",
+            default=None,
+            help="a trained one-pass detector folder: adds its end-to-end rows "
+            "(without it the detector-alone rows use random weights)",
+        )
         p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
-        r = suite(args.model, args.data_root, args.repeats, max_frames=args.max_frames, detect_every=args.detect_every)
+        r = suite(
+            args.model,
+            args.data_root,
+            args.repeats,
+            max_frames=args.max_frames,
+            detect_every=args.detect_every,
+            detector=args.detector,
+        )
         print_suite(r)
         if args.json:
             args.json.write_text(json.dumps(r, indent=2))

@@ -108,3 +108,20 @@ def test_suite_command_exits_1_and_names_the_rows_that_failed(monkeypatch, capsy
     captured = capsys.readouterr()
     assert "| onnx row | error: ModuleNotFoundError: No module named 'x' | | |" in captured.out
     assert "fever-bench suite: 2 rows failed: onnx row; video row" in captured.err
+
+
+def test_the_one_pass_detector_rows_time_real_frames(videos, tmp_path):
+    """fever-bench suite's detector rows (issue 24): frames/s of network + decoding at a frame size,
+    random weights or a saved detector folder, and a failed row is named."""
+    from fever.onepass import OnePassConfig, OnePassNet
+    from fever.onepass.detector import save_detector
+    from tools.bench_suite import _child, detector_job, failed_rows
+
+    spec = {"data_root": str(videos.parent), "size": [320, 180], "precision": "fp32", "frames": 4, "repeats": 1}
+    row = detector_job({**spec, "detector": None})
+    assert row["frames"] == 4 and row["frames_per_s"] > 0
+    folder = save_detector(OnePassNet(OnePassConfig(widths=(8, 16, 24, 32), head_width=8)), tmp_path / "det")
+    assert detector_job({**spec, "detector": str(folder)})["frames"] == 4
+    broken = _child("detector_job", {**spec, "detector": str(tmp_path / "none")})
+    assert "none/config.json: missing; a one-pass detector folder needs" in broken["error"]
+    assert failed_rows({"crops": {}, "videos": {}, "detectors": {"x": broken}}) == ["x"]
