@@ -132,7 +132,7 @@ class CropsCommand(Command):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks``, ``nets`` and ``memory``.
+    """Entry point of ``fever-bench``: ``crops``, ``suite``, ``tracks``, ``nets``, ``memory`` and ``stability``.
 
     Args:
         argv: the arguments (default: the command line).
@@ -142,11 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     from .bench_memory import MemoryCommand
     from .bench_nets import NetsCommand
+    from .bench_stability import StabilityCommand
     from .bench_suite import SuiteCommand
     from .bench_tracks import TracksCommand
 
     return run(
-        "fever-bench", __doc__, [CropsCommand(), SuiteCommand(), TracksCommand(), NetsCommand(), MemoryCommand()], argv
+        "fever-bench",
+        __doc__,
+        [CropsCommand(), SuiteCommand(), TracksCommand(), NetsCommand(), MemoryCommand(), StabilityCommand()],
+        argv,
     )
 
 

@@ -125,3 +125,15 @@ def test_the_one_pass_detector_rows_time_real_frames(videos, tmp_path):
     broken = _child("detector_job", {**spec, "detector": str(tmp_path / "none")})
     assert "none/config.json: missing; a one-pass detector folder needs" in broken["error"]
     assert failed_rows({"crops": {}, "videos": {}, "detectors": {"x": broken}}) == ["x"]
+
+
+def test_stability_measures_consecutive_frames_of_a_track(videos, model_with_probe):
+    """fever-bench stability (issue 25): per video, the cosine of consecutive vectors of a track and
+    the probe's label flips; a face filmed still keeps its vector."""
+    from tools.bench_stability import VIDEOS, stability
+
+    rows = stability(str(model_with_probe), videos.parent, max_frames=6)
+    assert [r["video"] for r in rows] == list(VIDEOS)
+    single = rows[0]
+    assert single["pairs"] >= 4 and 0.9 < single["cosine_p10"] <= single["cosine_median"] <= 1.0 + 1e-6
+    assert 0.0 <= single["label_flip_rate"] <= 1.0
