@@ -52,10 +52,8 @@ def split_batches(split: FerPlusSplit, preprocess: Any, batch_size: int = 256) -
 def split_vectors(extractor: "fever.Extractor", split: FerPlusSplit, batch_size: int = 256) -> dict[str, np.ndarray]:
     """D_face vectors and the similarity head's outputs of every face of a split (taken as crops)."""
     embs, sims = [], []
-    model = extractor.model
     for x in split_batches(split, extractor.preprocess, batch_size):
-        with torch.inference_mode(), fever.device.autocast_for(extractor.device, extractor.precision):
-            out = model(x.contiguous(memory_format=torch.channels_last))
+        out = extractor.with_flips(x, extractor.model)  # the extractor's precision and test-time flips
         embs.append(out.embedding.float().numpy())
         sims.append(F.normalize(out.similarity.float(), dim=1).numpy())
     return {"embedding": np.concatenate(embs), "similarity": np.concatenate(sims)}

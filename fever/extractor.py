@@ -192,22 +192,47 @@ class Extractor:
         out = []
         for start in range(0, len(crops), batch_size):
             x = to_model_input(crops[start : start + batch_size], self.preprocess).to(self.device)
-            if self.tta == "flip":  # the face and its mirror in one pass, their vectors averaged
-                x = torch.cat([x, x.flip(-1)])
-            if self.device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
             if self.onnx is not None:
-                v = self.onnx(x)
+                v = self.with_flips(x, self.onnx)
             else:
-                with autocast_for(self.device, self.precision):
-                    v = self.model.embed(x)
-            v = v.float()
-            if self.tta == "flip":
-                v = (v[: len(v) // 2] + v[len(v) // 2 :]) / 2
+                v = self.with_flips(x, self.model.embed)
             if normalize:
                 v = F.normalize(v, dim=1)
             out.append(v.cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    @torch.inference_mode()
+    def with_flips(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
+        """``fn`` (a network's forward) on normalised model input, the one place the test-time
+        flips and the precision are applied: with ``tta="flip"`` the faces and their mirrors go
+        through in one pass and every output tensor is the mean of the two.
+
+        Args:
+            x: model input (N, 3, S, S), as :func:`fever.preprocess.to_model_input` makes it.
+            fn: the forward to run (``model.embed``, ``model``, an ONNX session).
+
+        Returns:
+            ``fn``'s output for the N faces (a tensor, or an output object whose tensors are averaged), in fp32.
+        """
+        flip = self.tta == "flip"
+        if flip:
+            x = torch.cat([x, x.flip(-1)])
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast_for(self.device, self.precision):
+            out = fn(x)
+
+        def merge(t: Any) -> Any:
+            if not isinstance(t, torch.Tensor):
+                return t
+            t = t.float()
+            return (t[: len(t) // 2] + t[len(t) // 2 :]) / 2 if flip else t
+
+        if isinstance(out, torch.Tensor):
+            return merge(out)
+        from dataclasses import fields, replace
+
+        return replace(out, **{f.name: merge(getattr(out, f.name)) for f in fields(out)})
 
     # -- images ------------------------------------------------------------------------------------------
     def _decode(

@@ -111,3 +111,22 @@ def test_evaluate_command_on_a_saved_model(tiny_model_dir, datasets, tmp_path, c
     assert 0 < result["ferplus_accuracy"] < 1 and result["n_ferplus_official"] < result["n_ferplus"]
     assert result["model"] == "tiny-test-student" and result["source"] == str(tiny_model_dir)
     assert f"| {tiny_model_dir} |" in capsys.readouterr().out
+
+
+def test_split_vectors_follow_the_extractors_test_time_flips(tiny_model_dir):
+    """The evaluation embeds splits as extract() does, flips included (it once ran the bare network)."""
+    import numpy as np
+
+    import fever
+    from distill.evaluate import split_vectors
+    from distill.ferplus import FerPlusSplit
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (4, 48, 48), dtype=np.uint8)
+    split = FerPlusSplit(np.array(["a", "b", "c", "d"]), images, np.zeros((4, 10), int), np.full(4, -1))
+    mirrored = FerPlusSplit(split.names, np.ascontiguousarray(images[:, :, ::-1]), split.votes, split.fer2013_label)
+    plain = fever.Extractor(tiny_model_dir, device="cpu")
+    flip = fever.Extractor(tiny_model_dir, device="cpu", tta="flip")
+    expected = (split_vectors(plain, split)["embedding"] + split_vectors(plain, mirrored)["embedding"]) / 2
+    np.testing.assert_allclose(split_vectors(flip, split)["embedding"], expected, atol=1e-5)
+    assert not np.allclose(split_vectors(plain, split)["embedding"], expected, atol=1e-4)
