@@ -40,6 +40,12 @@ def save_checkpoint(
     os.replace(tmp, path)
 
 
+def read_progress(path: Path) -> dict[str, Any]:
+    """The progress record (step, scores, time) stored in a checkpoint's header, without its tensors."""
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads((handle.metadata() or {})["progress"])
+
+
 def load_checkpoint(
     path: Path,
     model: torch.nn.Module,

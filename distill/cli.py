@@ -221,45 +221,45 @@ class EvaluateDetectorCommand(Command):
     help = "per-class AP and mAP of a one-pass detector on held-out composite scenes, and against MTCNN"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("detector", help="one-pass detector folder")
+        p.add_argument("detector", help="one-pass detector folder, or 'onepass' for the bundled one")
         add_data_root_argument(p)
-        p.add_argument("--scenes", type=int, default=300, help="held-out composite scenes (FER+ test faces)")
+        p.add_argument("--split", choices=("valid", "test"), default="valid", help="faces of the composite scenes")
+        p.add_argument("--scenes", type=int, default=300, help="composite scenes")
         p.add_argument(
             "--labels", default=None, help="pseudo-labels of the held-out videos (detector-labels --split test)"
         )
         p.add_argument("--json", default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
-        from fever.onepass.detector import load_detector
+        from fever.onepass.detector import load_detector, resolve_detector
 
-        from .onepass.evaluate import composite_map, mtcnn_false_faces, real_frame_agreement, test_scenes
+        from .onepass.evaluate import eval_scenes, evaluate_detector, format_detector_results
+        from .onepass.labels import read_labels
 
-        detector = load_detector(args.detector)
-        scenes = test_scenes(args.data_root, args.scenes)
-        result = composite_map(detector, scenes)
-        result["mtcnn_false_faces_per_scene"] = mtcnn_false_faces(scenes)
-        if args.labels:
-            from .onepass.labels import read_labels
-
-            result["held_out_real"] = real_frame_agreement(detector, read_labels(args.labels).to_pylist())
-        print("| class | AP@0.5 |")
-        print("|---|---|")
-        for name, ap in result["ap_50_per_class"].items():
-            print(f"| {name} | {ap:.2%} |")
-        print(f"| **mAP@0.5** (paper 004: {result['paper_004_map_50']:.2%}) | {result['map_50']:.2%} |")
-        print(f"| mAP@0.5:0.95 | {result['map_50_95']:.2%} |")
-        print(
-            f"false faces per scene: one-pass {result['false_faces_per_scene']:.3f}, "
-            f"MTCNN {result['mtcnn_false_faces_per_scene']:.3f}"
-        )
-        if "held_out_real" in result:
-            real = result["held_out_real"]
-            print(
-                f"held-out real frames: {real['found_share']:.2%} of {real['mtcnn_faces']} MTCNN faces found, "
-                f"expression agreement with the two-stage pipeline {real['expression_agreement']:.2%}"
-            )
+        detector = load_detector(resolve_detector(args.detector))
+        labels = read_labels(args.labels).to_pylist() if args.labels else None
+        result = evaluate_detector(detector, eval_scenes(args.data_root, args.split, args.scenes), labels)
+        print(format_detector_results(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
+
+
+class PackageDetectorCommand(Command):
+    name = "package-detector"
+    help = "choose a one-pass detector's threshold on valid scenes, test it once, write its folder and card"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("run", help="detector run folder (with last/, checkpoint.safetensors, train_config.json)")
+        p.add_argument("--out", required=True, help="detector folder to write")
+        p.add_argument("--labels", required=True, help="pseudo-labels of the held-out videos (--split test)")
+        add_data_root_argument(p)
+        p.add_argument("--scenes", type=int, default=300, help="composite scenes of each split")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .onepass.package import package_detector
+
+        print(json.dumps(package_detector(args.run, args.out, args.labels, args.data_root, args.scenes), indent=2))
         return 0
 
 
@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         DetectorLabelsCommand(),
         DetectorCommand(),
         EvaluateDetectorCommand(),
+        PackageDetectorCommand(),
     ]
     return run("fever-distill", __doc__, commands, argv)
 

@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 
 import fever
 from fever.errors import FeverError
 
+from .checkpoint import read_progress
 from .config import TrainConfig
 from .evaluate import TABLE_COLUMNS, evaluate_with_vectors, format_table
 
 
 def training_record(run: Path) -> dict[str, Any]:
     cfg = TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
-    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as fh:
-        progress = json.loads((fh.metadata() or {})["progress"])
+    progress = read_progress(run / "checkpoint.safetensors")
     # runs record their epoch length; runs older than that used only the sampled-triplet epoch
     steps_per_epoch = progress.get("steps_per_epoch") or max(1, cfg.epoch_triplets // cfg.batch_triplets)
     if cfg.triplet_source == "batch":

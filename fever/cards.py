@@ -67,3 +67,34 @@ def render_model_card(
         ),
     }
     return Template(text).safe_substitute(values)
+
+
+def render_detector_card(
+    config: Any,
+    *,
+    metrics: str | None = None,
+    training: dict[str, Any] | None = None,
+    num_parameters: int = 0,
+    config_hash: str = "",
+) -> str:
+    """The card of a one-pass detector folder (``hub_cards/fever-onepass.md``); ``metrics`` is
+    markdown made by the evaluation that chose the threshold and tested the folder."""
+    text = resources.files("hub_cards").joinpath("fever-onepass.md").read_text()
+    values = {
+        "name": config.name,
+        "description": config.description or "",
+        "widths": ", ".join(str(w) for w in config.widths),
+        "head_width": config.head_width,
+        "num_parameters": f"{num_parameters / 1e3:.1f} k",
+        "input_scale": f"{config.input_scale:g}",
+        "seen": f"{round(640 * config.input_scale)}x{round(360 * config.input_scale)}",
+        "min_score": f"{config.min_score:g}",
+        "nms_iou": f"{config.nms_iou:g}",
+        "config_hash": config_hash,
+        "metrics": metrics
+        or "Not evaluated: no metrics were passed when this folder was saved (for example, random weights).",
+        "training": _table(
+            training or {}, "No training record was passed when this folder was saved.", fractions_as_percent=False
+        ),
+    }
+    return Template(text).safe_substitute(values)

@@ -28,20 +28,29 @@ from fever.onepass.detector import OnePassDetector
 PAPER_004_MAP50 = 0.3393  # Table II, combined
 
 
-def test_scenes(data_root: str | Path, count: int = 300, seed: int = 1234) -> list[tuple[np.ndarray, list]]:
-    """Held-out composite scenes: FER+ test faces (never train), a fixed seed, 1-4 faces each."""
+SCENE_SEEDS = {"valid": 4321, "test": 1234}
+
+
+def eval_scenes(
+    data_root: str | Path, split: str = "test", count: int = 300, seed: int | None = None
+) -> list[tuple[np.ndarray, list]]:
+    """Held-out composite scenes of FER+ ``valid`` (to choose settings) or ``test`` faces (to report
+    once), never train faces; a fixed seed per split, 1-4 faces each on ``no_face.mp4`` frames."""
     from ..ferplus import load_split
     from .scenes import compose_scene, fer_face
     from .train import _backgrounds
 
+    if split not in SCENE_SEEDS:
+        raise ValueError(f"split must be one of {sorted(SCENE_SEEDS)}, not {split!r}")
     root = Path(data_root)
-    test = load_split(root / "ferplus", "test")
-    keep = np.flatnonzero(test.votes[:, :8].sum(1) > 0)
+    faces_of = load_split(root / "ferplus", split)
+    keep = np.flatnonzero(faces_of.votes[:, :8].sum(1) > 0)
     backgrounds = _backgrounds(root, (360, 640))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(SCENE_SEEDS[split] if seed is None else seed)
     scenes = []
     for _ in range(count):
-        faces = [fer_face(test.images[i], test.votes[i]) for i in rng.choice(keep, int(rng.integers(1, 5)))]
+        picks = rng.choice(keep, int(rng.integers(1, 5)))
+        faces = [fer_face(faces_of.images[i], faces_of.votes[i]) for i in picks]
         scenes.append(compose_scene(backgrounds[int(rng.integers(len(backgrounds)))], faces, rng, (20.0, 200.0)))
     return scenes
 
@@ -52,6 +61,63 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     return box_iou(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)).numpy()
+
+
+def _false_faces(found: np.ndarray, truth: np.ndarray) -> int:
+    """Found boxes that overlap no true face at IoU >= 0.5."""
+    return int((_iou(found, truth).max(axis=1, initial=0) < 0.5).sum()) if len(found) else 0
+
+
+def _found_faces(found: np.ndarray, truth: np.ndarray) -> int:
+    """True faces that some found box overlaps at IoU >= 0.5."""
+    return int((_iou(truth, found).max(axis=1, initial=0) >= 0.5).sum()) if len(truth) else 0
+
+
+def threshold_sweep(
+    detector: OnePassDetector, scenes: list[tuple[np.ndarray, list]], thresholds: list[float]
+) -> list[dict[str, float]]:
+    """Recall and false faces per scene at each face-score threshold, from one pass per scene
+    (NMS is greedy by score, so the faces above a threshold are those of the lowest one above it)."""
+    lowest = OnePassDetector(detector.net, min_score=min(thresholds))
+    totals = {t: [0, 0] for t in thresholds}
+    faces = 0
+    for scene, truth_faces in scenes:
+        found = lowest.detect([scene])[0]
+        truth = np.array([t.box for t in truth_faces], np.float32).reshape(-1, 4)
+        faces += len(truth)
+        for t in thresholds:
+            boxes = np.array([f.box for f in found if f.score >= t], np.float32).reshape(-1, 4)
+            totals[t][0] += _found_faces(boxes, truth)
+            totals[t][1] += _false_faces(boxes, truth)
+    return [
+        {"threshold": t, "recall": found / max(1, faces), "false_faces_per_scene": false / max(1, len(scenes))}
+        for t, (found, false) in totals.items()
+    ]
+
+
+def mtcnn_on_scenes(scenes: list[tuple[np.ndarray, list]], threshold: float = 0.9) -> dict[str, float]:
+    """MTCNN's recall and false faces per composite scene at fever's default threshold (the bar)."""
+    from fever.detect import FaceDetector
+
+    detector = FaceDetector(min_score=threshold)
+    found = false = faces = 0
+    for scene, truth_faces in scenes:
+        boxes = np.array([d.box for d in detector.detect([scene])[0]], np.float32).reshape(-1, 4)
+        truth = np.array([t.box for t in truth_faces], np.float32).reshape(-1, 4)
+        faces += len(truth)
+        found += _found_faces(boxes, truth)
+        false += _false_faces(boxes, truth)
+    return {"recall": found / max(1, faces), "false_faces_per_scene": false / max(1, len(scenes))}
+
+
+def choose_threshold(sweep: list[dict[str, float]], max_false_faces_per_scene: float) -> dict[str, float]:
+    """The rule that sets a detector's ``min_score``: the lowest threshold (so the most faces found)
+    whose false faces per scene are no more than MTCNN's on the same scenes; if none is, the
+    strictest threshold tried."""
+    allowed = [row for row in sweep if row["false_faces_per_scene"] <= max_false_faces_per_scene]
+    if allowed:
+        return min(allowed, key=lambda row: row["threshold"])
+    return max(sweep, key=lambda row: row["threshold"])
 
 
 def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list]]) -> dict[str, Any]:
@@ -81,8 +147,7 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         }
         coco.update([pred], [target])
         at50.update([pred], [target])
-        found_boxes = np.array([f.box for f in found], np.float32).reshape(-1, 4)
-        false_faces += int((_iou(found_boxes, truth).max(axis=1, initial=0) < 0.5).sum()) if len(found_boxes) else 0
+        false_faces += _false_faces(np.array([f.box for f in found], np.float32).reshape(-1, 4), truth)
     full, fifty = coco.compute(), at50.compute()
     classes, aps = fifty["classes"].reshape(-1), fifty["map_per_class"].reshape(-1)
     per_class = {EXPRESSION_CLASSES[int(c)]: float(v) for c, v in zip(classes, aps)}
@@ -97,36 +162,64 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
     }
 
 
-def mtcnn_false_faces(scenes: list[tuple[np.ndarray, list]], threshold: float = 0.9) -> float:
-    """MTCNN's false faces per composite scene at fever's default threshold (the bar to meet)."""
-    from fever.detect import FaceDetector
-
-    detector = FaceDetector(min_score=threshold)
-    false = 0
-    for scene, faces in scenes:
-        found = np.array([d.box for d in detector.detect([scene])[0]], np.float32).reshape(-1, 4)
-        truth = np.array([t.box for t in faces], np.float32).reshape(-1, 4)
-        false += int((_iou(found, truth).max(axis=1, initial=0) < 0.5).sum()) if len(found) else 0
-    return false / max(1, len(scenes))
-
-
 def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]) -> dict[str, Any]:
-    """On held-out pseudo-labelled pictures: MTCNN's faces found, expressions agreeing."""
-    total = found = agree = 0
+    """On held-out pseudo-labelled pictures: MTCNN's faces found, expressions agreeing, and the
+    one-pass faces MTCNN did not find (an upper bound on false faces: MTCNN misses some faces)."""
+    total = found = agree = extra = 0
     for row in labels:
         picture = np.asarray(Image.open(io.BytesIO(row["image"])).convert("RGB"))
         faces = detector.detect([picture])[0]
         truth = np.array(row["boxes"], np.float32).reshape(-1, 4)
+        boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
         total += len(truth)
+        extra += _false_faces(boxes, truth)
         if not faces or not len(truth):
             continue
-        iou = _iou(truth, np.array([f.box for f in faces], np.float32))
+        iou = _iou(truth, boxes)
         for i, j in enumerate(iou.argmax(axis=1)):
             if iou[i, j] >= 0.5:
                 found += 1
                 agree += int(int(np.argmax(faces[j].expression_logits)) == int(np.argmax(row["probabilities"][i])))
     return {
+        "frames": len(labels),
         "mtcnn_faces": total,
         "found_share": found / max(1, total),
         "expression_agreement": agree / max(1, found),
+        "faces_mtcnn_did_not_find_per_frame": extra / max(1, len(labels)),
     }
+
+
+def evaluate_detector(
+    detector: OnePassDetector, scenes: list[tuple[np.ndarray, list]], labels: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Everything ``fever-distill evaluate-detector`` prints: AP on the composites, both detectors'
+    false faces and recall there, and (with held-out labels) the comparison on real frames."""
+    result = composite_map(detector, scenes)
+    result["recall"] = threshold_sweep(detector, scenes, [detector.min_score])[0]["recall"]
+    result["mtcnn"] = mtcnn_on_scenes(scenes)
+    if labels is not None:
+        result["held_out_real"] = real_frame_agreement(detector, labels)
+    return result
+
+
+def format_detector_results(result: dict[str, Any]) -> str:
+    """The results as markdown: per-class AP table, then the face-finding lines."""
+    lines = ["| class | AP@0.5 |", "|---|---|"]
+    lines += [f"| {name} | {ap:.2%} |" for name, ap in result["ap_50_per_class"].items()]
+    lines.append(f"| **mAP@0.5** (paper 004: {result['paper_004_map_50']:.2%}) | {result['map_50']:.2%} |")
+    lines.append(f"| mAP@0.5:0.95 | {result['map_50_95']:.2%} |")
+    lines.append("")
+    lines.append(
+        f"Composite scenes ({result['scenes']} scenes, {result['faces']} faces): faces found (IoU >= 0.5) "
+        f"one-pass {result['recall']:.2%}, MTCNN {result['mtcnn']['recall']:.2%}; false faces per scene "
+        f"one-pass {result['false_faces_per_scene']:.3f}, MTCNN {result['mtcnn']['false_faces_per_scene']:.3f}."
+    )
+    if "held_out_real" in result:
+        real = result["held_out_real"]
+        lines.append(
+            f"Held-out real frames ({real['frames']} frames of videos never trained on): "
+            f"{real['found_share']:.2%} of {real['mtcnn_faces']} MTCNN faces found, "
+            f"expression agreement with the two-stage pipeline {real['expression_agreement']:.2%}, "
+            f"{real['faces_mtcnn_did_not_find_per_frame']:.3f} faces per frame that MTCNN did not find."
+        )
+    return "\n".join(lines)

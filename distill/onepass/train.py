@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fever.device import fast_bf16_cpu
 from fever.onepass import FaceTarget, OnePassConfig, OnePassNet, encode
 from fever.onepass.detector import prepare, save_detector
 from fever.onepass.network import OUTPUT_STRIDE
@@ -49,6 +50,7 @@ class DetectorTrainConfig:
     head_width: int = 32
     input_scale: float = 0.5
     threads: int = 2
+    bf16: bool = True  # autocast where the CPU computes bf16 (AVX512-BF16/AMX), else fp32
     checkpoint_minutes: float = 5.0
     max_minutes: float = 0.0
     max_steps: int = 0
@@ -87,7 +89,8 @@ class DetectorTrainer:
         torch.manual_seed(cfg.seed)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.net = OnePassNet(cfg.network())
+        self.net = OnePassNet(cfg.network()).to(memory_format=torch.channels_last)
+        self.bf16 = cfg.bf16 and fast_bf16_cpu()
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         root = Path(cfg.data_root)
         self.fer = load_split(root / "ferplus", "train")
@@ -171,14 +174,16 @@ class DetectorTrainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             x, targets = self.batch(self.step)
-            loss, parts = onepass_loss(self.net(x), targets)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                outputs = self.net(x.contiguous(memory_format=torch.channels_last))
+            loss, parts = onepass_loss(outputs, targets)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
             self.step += 1
             if self.step % 50 == 0:
                 values = ",".join(f"{parts[k]:.5f}" for k in ("heatmap", "offset", "size", "landmarks", "expression"))
-                log.write(f"{self.step},{float(loss):.5f},{values},{lr:.6f},{time.time() - started:.1f}\n")
+                log.write(f"{self.step},{float(loss.detach()):.5f},{values},{lr:.6f},{time.time() - started:.1f}\n")
                 log.flush()
             done = self.step >= cfg.steps or (cfg.max_steps and self.step >= cfg.max_steps)
             out_of_time = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60

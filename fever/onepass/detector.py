@@ -79,12 +79,32 @@ def config_hash(config: OnePassConfig) -> str:
     return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def save_detector(net: OnePassNet, folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Write a detector folder: ``config.json`` and ``model.safetensors`` (fp16 by default, the
-    config's hash in its header, as the embedders' folders)."""
+def save_detector(
+    net: OnePassNet,
+    folder: str | Path,
+    dtype: torch.dtype = torch.float16,
+    *,
+    metrics: str | None = None,
+    training: dict | None = None,
+) -> Path:
+    """Write a detector folder: ``config.json``, ``model.safetensors`` (fp16 by default, the
+    config's hash in its header, as the embedders' folders) and a ``README.md`` card.
+
+    Args:
+        net: the network (its config is stored).
+        folder: where to write.
+        dtype: floating-point dtype of the stored weights.
+        metrics: markdown of the measured results for the card.
+        training: the run's record for the card.
+
+    Returns:
+        The folder.
+    """
     import json
 
     from safetensors.torch import save
+
+    from ..cards import render_detector_card
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,6 +114,14 @@ def save_detector(net: OnePassNet, folder: str | Path, dtype: torch.dtype = torc
     }
     (folder / "config.json").write_text(json.dumps(net.config.to_dict(), indent=2) + "\n")
     (folder / "model.safetensors").write_bytes(save(state, metadata={"fever_config_hash": config_hash(net.config)}))
+    card = render_detector_card(
+        net.config,
+        metrics=metrics,
+        training=training,
+        num_parameters=sum(p.numel() for p in net.parameters()),
+        config_hash=config_hash(net.config),
+    )
+    (folder / "README.md").write_text(card)
     return folder
 
 

@@ -80,7 +80,7 @@ def test_detector_folders_round_trip_and_damage_is_named(tiny_detector, tmp_path
     import json
 
     import fever
-    from fever.onepass.detector import load_detector, save_detector
+    from fever.onepass.detector import config_hash, load_detector, save_detector
 
     net, scenes, _ = tiny_detector
     folder = save_detector(net, tmp_path / "det")
@@ -91,7 +91,17 @@ def test_detector_folders_round_trip_and_damage_is_named(tiny_detector, tmp_path
     (folder / "config.json").write_text(json.dumps({**config, "head_width": 32}))
     with pytest.raises(fever.ModelLoadError, match="config.json does not match model.safetensors"):
         load_detector(folder)
-    with pytest.raises(fever.ModelLoadError, match="no bundled one-pass detector in this fever yet"):
+    card = (folder / "README.md").read_text()
+    assert "| face score threshold | 0.3 (chosen on valid scenes" in card and f"`{config_hash(net.config)}`" in card
+    assert "Not evaluated" in card  # no metrics were passed
+
+
+def test_a_missing_bundled_detector_is_named(tmp_path, monkeypatch):
+    import fever
+    import fever.onepass.detector as detector
+
+    monkeypatch.setattr(detector, "BUNDLED", tmp_path / "fever-onepass")
+    with pytest.raises(fever.ModelLoadError, match="no bundled one-pass detector in this fever"):
         fever.Extractor(None, device="cpu", detector="onepass")
 
 
@@ -135,3 +145,98 @@ def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     assert result["false_faces_per_scene"] <= 1.0 and result["paper_004_map_50"] == 0.3393
     blind = composite_map(OnePassDetector(net, min_score=1.01), scenes)
     assert blind["map_50"] <= 0.0 and blind["false_faces_per_scene"] == 0
+
+
+def test_threshold_sweep_matches_detection_at_each_threshold(tiny_detector):
+    """One pass at the lowest threshold gives what a detector set to each threshold finds."""
+    from distill.onepass.evaluate import threshold_sweep
+
+    net, scenes, _ = tiny_detector
+    sweep = threshold_sweep(OnePassDetector(net), scenes, [0.3, 0.6, 1.01])
+    assert [row["threshold"] for row in sweep] == [0.3, 0.6, 1.01]
+    for row in sweep:
+        direct = OnePassDetector(net, min_score=row["threshold"])
+        found = sum(
+            any(_iou(f.box, t.box) >= 0.5 for f in direct.detect([scene])[0]) for scene, truth in scenes for t in truth
+        )
+        assert row["recall"] == pytest.approx(found / 6)
+    assert sweep[0]["recall"] >= 5 / 6 and sweep[-1] == {"threshold": 1.01, "recall": 0.0, "false_faces_per_scene": 0.0}
+
+
+def test_the_threshold_rule_takes_the_lowest_score_with_no_more_false_faces_than_mtcnn():
+    from distill.onepass.evaluate import choose_threshold
+
+    sweep = [
+        {"threshold": 0.2, "recall": 0.99, "false_faces_per_scene": 0.30},
+        {"threshold": 0.4, "recall": 0.97, "false_faces_per_scene": 0.05},
+        {"threshold": 0.6, "recall": 0.90, "false_faces_per_scene": 0.01},
+    ]
+    assert choose_threshold(sweep, 0.05)["threshold"] == 0.4
+    assert choose_threshold(sweep, 1.0)["threshold"] == 0.2
+    assert choose_threshold(sweep, 0.0)["threshold"] == 0.6  # none is allowed: the strictest
+
+
+@pytest.mark.slow
+def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detector, tmp_path, datasets):
+    """The packaging path end to end on a tiny run: the threshold comes from valid scenes, the
+    card carries the test figures, and the folder loads with the chosen threshold."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from distill.checkpoint import save_checkpoint
+    from distill.onepass.package import package_detector
+    from fever.onepass.detector import load_detector, save_detector
+
+    net, scenes, _ = tiny_detector
+    run = tmp_path / "run"
+    save_detector(net, run / "last")
+    save_checkpoint(run / "checkpoint.safetensors", net, torch.optim.SGD(net.parameters(), lr=0.1), {"step": 120})
+    (run / "train_config.json").write_text(
+        json.dumps(
+            {
+                "steps": 120,
+                "batch": 6,
+                "real_fraction": 0.0,
+                "faces_per_scene": [1, 1],
+                "face_sizes": [48, 64],
+                "lr": 3e-3,
+                "weight_decay": 0.01,
+                "warmup_steps": 0,
+                "bf16": False,
+            }
+        )
+    )
+    (run / "steps.csv").write_text("step,loss,elapsed_s\n120,1.5,30.0\n")
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(scenes[0][0]).save(buf, format="JPEG", quality=95)
+    box = scenes[0][1][0].box.tolist()
+    labels = tmp_path / "labels.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "source": ["scene0"],
+                "image": [buf.getvalue()],
+                "boxes": [[box]],
+                "landmarks": [[[0.0] * 10]],
+                "probabilities": [[[0, 1, 0, 0, 0, 0, 0, 0]]],
+            }
+        ),
+        labels,
+    )
+    summary = package_detector(run, tmp_path / "out", labels, datasets, scenes=3)
+    chosen = summary["chosen"]["threshold"]
+    assert load_detector(tmp_path / "out").min_score == chosen
+    assert len(summary["threshold_sweep_valid"]) == 17 and summary["test"]["scenes"] == 3
+    assert summary["test"]["held_out_real"]["mtcnn_faces"] == 1
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert (
+        "FER+ **test** faces" in card
+        and f"Chosen: {chosen:g}" in card
+        and "| steps (of planned) | 120 of 120 |" in card
+    )
