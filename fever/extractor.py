@@ -134,7 +134,7 @@ class Extractor:
         if self.detector_name != "mtcnn":
             from .onepass.detector import OnePassFaceDetector, load_detector, resolve_detector
 
-            self._detector = OnePassFaceDetector(load_detector(resolve_detector(detector)))
+            self._detector = OnePassFaceDetector(load_detector(resolve_detector(detector), precision))
         self.backend = backend
         self.onnx = self._load_onnx(onnx_file) if backend == "onnx" else None
         if backend not in ("torch", "onnx"):

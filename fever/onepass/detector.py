@@ -35,16 +35,23 @@ class OnePassDetector:
     Args:
         net: a trained :class:`OnePassNet` (its config gives the input scale and thresholds).
         min_score: face probability below which a peak is dropped (default: the config's).
+        precision: ``"fp32"`` or ``"bf16"`` (autocast on the CPU; decoding stays fp32).
     """
 
-    def __init__(self, net: OnePassNet, min_score: float | None = None) -> None:
+    def __init__(self, net: OnePassNet, min_score: float | None = None, precision: str = "fp32") -> None:
+        from ..device import autocast_for
+
         self.net = net.eval()
         self.config = net.config
         self.min_score = self.config.min_score if min_score is None else min_score
+        autocast_for(torch.device("cpu"), precision)  # validates it
+        self.precision = precision
 
     @torch.inference_mode()
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[OnePassFace]]:
         """Faces of each frame, best first; frames of different sizes are run one size at a time."""
+        from ..device import autocast_for
+
         out: list[list[OnePassFace]] = [[] for _ in frames]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, f in enumerate(frames):
@@ -52,7 +59,8 @@ class OnePassDetector:
         scale = self.config.input_scale
         for indices in by_shape.values():
             x = prepare([frames[i] for i in indices], self.config).contiguous(memory_format=torch.channels_last)
-            maps = self.net(x)
+            with autocast_for(torch.device("cpu"), self.precision):
+                maps = {k: v.float() for k, v in self.net(x).items()}
             found = decode(
                 torch.sigmoid(maps["heatmap"]),
                 maps["offset"],
@@ -125,9 +133,9 @@ def save_detector(
     return folder
 
 
-def load_detector(folder: str | Path) -> OnePassDetector:
+def load_detector(folder: str | Path, precision: str = "fp32") -> OnePassDetector:
     """A detector folder written by :func:`save_detector`, checked like the embedders' (safetensors
-    only, finite weights, the config's own shapes and hash).
+    only, finite weights, the config's own shapes and hash); ``precision`` as in :class:`OnePassDetector`.
 
     Raises:
         ModelLoadError: naming the file and what is wrong.
@@ -169,7 +177,7 @@ def load_detector(folder: str | Path) -> OnePassDetector:
         raise ModelLoadError(f"{folder}: model.safetensors does not hold the network config.json describes")
     net = OnePassNet(config)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
-    return OnePassDetector(net.to(memory_format=torch.channels_last))
+    return OnePassDetector(net.to(memory_format=torch.channels_last), precision=precision)
 
 
 class OnePassFaceDetector:

@@ -240,3 +240,15 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
         and f"Chosen: {chosen:g}" in card
         and "| steps (of planned) | 120 of 120 |" in card
     )
+
+
+def test_bf16_detection_keeps_the_boxes_and_a_bad_precision_is_named(tiny_detector):
+    from fever.errors import UsageError
+
+    net, scenes, _ = tiny_detector
+    fp32 = OnePassDetector(net).detect([scenes[2][0]])[0]
+    bf16 = OnePassDetector(net, precision="bf16").detect([scenes[2][0]])[0]
+    assert len(bf16) == len(fp32) >= 1
+    assert np.abs(bf16[0].box - fp32[0].box).max() < 2.0 and abs(bf16[0].score - fp32[0].score) < 0.05
+    with pytest.raises(UsageError, match="precision must be one of"):
+        OnePassDetector(net, precision="fp16")

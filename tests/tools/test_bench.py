@@ -97,7 +97,10 @@ def test_suite_command_exits_1_and_names_the_rows_that_failed(monkeypatch, capsy
     result = {
         "threads": 2,
         "crops": {"ok row": row, "onnx row": {"error": "ModuleNotFoundError: No module named 'x'"}},
-        "videos": {"video row": {"error": "exit 1"}},
+        "videos": {
+            "video row": {"error": "exit 1"},
+            "one-pass row": {"frames_per_s": 80.0, "x_reference": 4.0, "x_mtcnn_every_frame": 4.5, "peak_mb": 600.0},
+        },
         "matmul_peak_gflops": {"fp32": 100.0, "bf16": 200.0},
         "default_model_gflop_per_crop": 0.2,
         "default_model_achieved_gflops": {"fp32": 20.0, "bf16": 40.0},
@@ -107,6 +110,7 @@ def test_suite_command_exits_1_and_names_the_rows_that_failed(monkeypatch, capsy
     assert main(["suite"]) == 1
     captured = capsys.readouterr()
     assert "| onnx row | error: ModuleNotFoundError: No module named 'x' | | |" in captured.out
+    assert "| one-pass row | 80.0 | 4.00 | 4.50 | 600 |" in captured.out  # the ratio to MTCNN in the same run
     assert "fever-bench suite: 2 rows failed: onnx row; video row" in captured.err
 
 
@@ -123,7 +127,7 @@ def test_the_one_pass_detector_rows_time_real_frames(videos, tmp_path):
     folder = save_detector(OnePassNet(OnePassConfig(widths=(8, 16, 24, 32), head_width=8)), tmp_path / "det")
     assert detector_job({**spec, "detector": str(folder)})["frames"] == 4
     broken = _child("detector_job", {**spec, "detector": str(tmp_path / "none")})
-    assert "none/config.json: missing; a one-pass detector folder needs" in broken["error"]
+    assert "none: no such one-pass detector folder" in broken["error"]
     assert failed_rows({"crops": {}, "videos": {}, "detectors": {"x": broken}}) == ["x"]
 
 
