@@ -9,7 +9,18 @@ import fever
 from distill.config import TrainConfig
 
 CONFIG_DIR = Path(__file__).parents[2] / "distill" / "configs"
-CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.json") if p.name != "results.json")
+CONFIGS = sorted(
+    p for p in CONFIG_DIR.glob("*.json") if p.name != "results.json" and not p.name.startswith("detector-")
+)
+DETECTOR_CONFIGS = sorted(CONFIG_DIR.glob("detector-*.json"))
+
+
+@pytest.mark.parametrize("path", DETECTOR_CONFIGS, ids=lambda p: p.stem)
+def test_detector_configs_load_and_say_why(path: Path) -> None:
+    from distill.onepass.train import DetectorTrainConfig
+
+    cfg = DetectorTrainConfig.from_file(path)
+    assert cfg.steps > 0 and cfg.out.startswith("runs/") and {"steps", "lr", "labels"} <= set(cfg.reasons)
 
 
 def test_there_are_configs_to_check() -> None:
