@@ -63,6 +63,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return box_iou(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)).numpy()
 
 
+def _boxes(items: list) -> np.ndarray:
+    """The (n, 4) float32 boxes of detections or targets (anything with ``.box``)."""
+    return np.array([item.box for item in items], np.float32).reshape(-1, 4)
+
+
 def _false_faces(found: np.ndarray, truth: np.ndarray) -> int:
     """Found boxes that overlap no true face at IoU >= 0.5."""
     return int((_iou(found, truth).max(axis=1, initial=0) < 0.5).sum()) if len(found) else 0
@@ -78,15 +83,15 @@ def threshold_sweep(
 ) -> list[dict[str, float]]:
     """Recall and false faces per scene at each face-score threshold, from one pass per scene
     (NMS is greedy by score, so the faces above a threshold are those of the lowest one above it)."""
-    lowest = OnePassDetector(detector.net, min_score=min(thresholds))
+    lowest = OnePassDetector(detector.net, min_score=min(thresholds), precision=detector.precision)
     totals = {t: [0, 0] for t in thresholds}
     faces = 0
     for scene, truth_faces in scenes:
         found = lowest.detect([scene])[0]
-        truth = np.array([t.box for t in truth_faces], np.float32).reshape(-1, 4)
+        truth = _boxes(truth_faces)
         faces += len(truth)
         for t in thresholds:
-            boxes = np.array([f.box for f in found if f.score >= t], np.float32).reshape(-1, 4)
+            boxes = _boxes([f for f in found if f.score >= t])
             totals[t][0] += _found_faces(boxes, truth)
             totals[t][1] += _false_faces(boxes, truth)
     return [
@@ -102,8 +107,8 @@ def mtcnn_on_scenes(scenes: list[tuple[np.ndarray, list]], threshold: float = 0.
     detector = FaceDetector(min_score=threshold)
     found = false = faces = 0
     for scene, truth_faces in scenes:
-        boxes = np.array([d.box for d in detector.detect([scene])[0]], np.float32).reshape(-1, 4)
-        truth = np.array([t.box for t in truth_faces], np.float32).reshape(-1, 4)
+        boxes = _boxes(detector.detect([scene])[0])
+        truth = _boxes(truth_faces)
         faces += len(truth)
         found += _found_faces(boxes, truth)
         false += _false_faces(boxes, truth)
@@ -125,7 +130,7 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
 
     coco = MeanAveragePrecision(iou_type="bbox", backend="faster_coco_eval")
     at50 = MeanAveragePrecision(iou_type="bbox", iou_thresholds=[0.5], class_metrics=True, backend="faster_coco_eval")
-    false_faces = 0
+    false_faces = found_faces = 0
     for scene, faces in scenes:
         found = detector.detect([scene])[0]
         boxes, scores, labels = [], [], []
@@ -135,7 +140,7 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
                 boxes.append(f.box)
                 scores.append(f.score * p[c])
                 labels.append(c)
-        truth = np.array([t.box for t in faces], np.float32).reshape(-1, 4)
+        truth = _boxes(faces)
         pred = {
             "boxes": torch.as_tensor(np.array(boxes, np.float32).reshape(-1, 4)),
             "scores": torch.as_tensor(np.array(scores, np.float32)),
@@ -147,7 +152,9 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         }
         coco.update([pred], [target])
         at50.update([pred], [target])
-        false_faces += _false_faces(np.array([f.box for f in found], np.float32).reshape(-1, 4), truth)
+        found_boxes = _boxes(found)
+        false_faces += _false_faces(found_boxes, truth)
+        found_faces += _found_faces(found_boxes, truth)
     full, fifty = coco.compute(), at50.compute()
     classes, aps = fifty["classes"].reshape(-1), fifty["map_per_class"].reshape(-1)
     per_class = {EXPRESSION_CLASSES[int(c)]: float(v) for c, v in zip(classes, aps)}
@@ -157,6 +164,7 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         "map_50": float(fifty["map"]),
         "map_50_95": float(full["map"]),
         "ap_50_per_class": per_class,
+        "recall": found_faces / max(1, sum(len(f) for _, f in scenes)),
         "false_faces_per_scene": false_faces / max(1, len(scenes)),
         "paper_004_map_50": PAPER_004_MAP50,
     }
@@ -170,7 +178,7 @@ def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]
         picture = np.asarray(Image.open(io.BytesIO(row["image"])).convert("RGB"))
         faces = detector.detect([picture])[0]
         truth = np.array(row["boxes"], np.float32).reshape(-1, 4)
-        boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
+        boxes = _boxes(faces)
         total += len(truth)
         extra += _false_faces(boxes, truth)
         if not faces or not len(truth):
@@ -195,7 +203,6 @@ def evaluate_detector(
     """Everything ``fever-distill evaluate-detector`` prints: AP on the composites, both detectors'
     false faces and recall there, and (with held-out labels) the comparison on real frames."""
     result = composite_map(detector, scenes)
-    result["recall"] = threshold_sweep(detector, scenes, [detector.min_score])[0]["recall"]
     result["mtcnn"] = mtcnn_on_scenes(scenes)
     if labels is not None:
         result["held_out_real"] = real_frame_agreement(detector, labels)

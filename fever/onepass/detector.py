@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import autocast_for
 from .coding import OnePassFace, decode
 from .network import OUTPUT_STRIDE, OnePassConfig, OnePassNet, pad_to_stride
 
@@ -39,8 +40,6 @@ class OnePassDetector:
     """
 
     def __init__(self, net: OnePassNet, min_score: float | None = None, precision: str = "fp32") -> None:
-        from ..device import autocast_for
-
         self.net = net.eval()
         self.config = net.config
         self.min_score = self.config.min_score if min_score is None else min_score
@@ -50,8 +49,6 @@ class OnePassDetector:
     @torch.inference_mode()
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[OnePassFace]]:
         """Faces of each frame, best first; frames of different sizes are run one size at a time."""
-        from ..device import autocast_for
-
         out: list[list[OnePassFace]] = [[] for _ in frames]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, f in enumerate(frames):
