@@ -6,6 +6,12 @@ heatmap peak per face at stride 4, with size, offset and landmark maps) finds th
 boxes and codes landmarks for free. The trunk is a stride-2 stem and depthwise-separable blocks
 down to stride 32, fused back to stride 4 (a light FPN), then five 1x1 heads: face heatmap,
 centre offset, log size, 5 landmarks and 8 expression logits (FER+ classes).
+
+With ``expression_width`` > 0 the expression logits get a branch of their own: the shared 32-channel
+stride-4 map is enough to say *where* a face is but too narrow to say *what* it shows (the first
+detector, without the branch, named 38% of FER+ valid faces pasted into scenes correctly, 45% of
+the largest). The branch fuses strides 8, 16 and 32 at its own width, adds two separable blocks of
+depth at stride 8 (where the cost is a quarter of stride 4's) and is upsampled to the shared grid.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ class OnePassConfig:
 
     ``widths``: channels at strides 4, 8, 16 and 32. ``input_scale``: frames are resized by it
     before the network (0.5: a 640x360 frame is seen at 320x180, so faces of 20 px and up are
-    found at 10 px and up, and the network costs a quarter).
+    found at 10 px and up, and the network costs a quarter). ``expression_width``: 0 reads the
+    expression logits off the shared map; > 0 gives them a branch of that width.
     """
 
     name: str = "fever-onepass"
     widths: tuple[int, int, int, int] = (24, 48, 96, 160)
     head_width: int = 32
+    expression_width: int = 0  # > 0: the expression logits' own branch at stride 8 (see the module)
     input_scale: float = 0.5
     min_score: float = 0.5
     nms_iou: float = 0.4
@@ -45,6 +53,8 @@ class OnePassConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["widths"], data["class_names"] = list(self.widths), list(self.class_names)
+        if not self.expression_width:
+            del data["expression_width"]  # folders (and config hashes) from before the branch stay as they were
         return data
 
     @classmethod
@@ -84,6 +94,11 @@ class OnePassNet(nn.Module):
         self.smooth = separable(hw, hw)
         self.heads = nn.ModuleDict({name: nn.Conv2d(hw, n, 1) for name, n in HEADS.items()})
         nn.init.constant_(self.heads["heatmap"].bias, -2.19)  # CenterNet: start at p = 0.1
+        ew = self.config.expression_width
+        if ew > 0:
+            self.expression_lateral = nn.ModuleList([conv_bn(c, ew, 1) for c in (c8, c16, c32)])
+            self.expression_tower = nn.Sequential(separable(ew, ew), separable(ew, ew))
+            self.heads["expression"] = nn.Conv2d(ew, HEADS["expression"], 1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         f4 = self.stem(x)
@@ -94,7 +109,19 @@ class OnePassNet(nn.Module):
         for lateral, feat in zip((self.lateral[2], self.lateral[1], self.lateral[0]), (f16, f8, f4)):
             top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
         feat = self.smooth(top)
-        return {name: head(feat) for name, head in self.heads.items()}
+        shared = [name for name in self.heads if name != "expression" or self.config.expression_width == 0]
+        out = {name: self.heads[name](feat) for name in shared}
+        if self.config.expression_width > 0:
+            out["expression"] = self._expression(f8, f16, f32, feat.shape[-2:])
+        return out
+
+    def _expression(self, f8: torch.Tensor, f16: torch.Tensor, f32: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        """The expression branch: its own top-down fusion to stride 8, two blocks, logits at stride 4."""
+        top = self.expression_lateral[2](f32)
+        for lateral, feat in zip((self.expression_lateral[1], self.expression_lateral[0]), (f16, f8)):
+            top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
+        logits = self.heads["expression"](self.expression_tower(top))
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
 def pad_to_stride(x: torch.Tensor, multiple: int = 32) -> torch.Tensor:

@@ -253,3 +253,56 @@ def test_bf16_detection_keeps_the_boxes_and_a_bad_precision_is_named(tiny_detect
     assert np.abs(bf16[0].box - fp32[0].box).max() < 2.0 and abs(bf16[0].score - fp32[0].score) < 0.05
     with pytest.raises(UsageError, match="precision must be one of"):
         OnePassDetector(net, precision="fp16")
+
+
+def test_an_expression_branch_gives_logits_on_the_shared_grid_and_old_folders_keep_their_hash(tmp_path):
+    from fever.onepass.detector import config_hash, load_detector, save_detector
+
+    plain = OnePassConfig(widths=(16, 24, 32, 48), head_width=16)
+    branched = OnePassConfig(widths=(16, 24, 32, 48), head_width=16, expression_width=24)
+    assert "expression_width" not in plain.to_dict()  # folders written before the branch hash as they did
+    assert config_hash(plain) != config_hash(branched)
+    net = OnePassNet(branched).eval()
+    out = net(torch.rand(2, 3, 96, 160))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "heatmap": (2, 1, 24, 40),
+        "offset": (2, 2, 24, 40),
+        "size": (2, 2, 24, 40),
+        "landmarks": (2, 10, 24, 40),
+        "expression": (2, 8, 24, 40),
+    }
+    assert net.heads["expression"].in_channels == 24
+    again = load_detector(save_detector(net, tmp_path / "branched")).net
+    assert again.config.expression_width == 24
+    x = torch.rand(1, 3, 96, 160)
+    assert torch.allclose(again(x)["expression"], net(x)["expression"], atol=2e-2)  # fp16 weights
+
+
+def test_a_run_can_start_from_a_trained_detector_and_its_new_branch_starts_random(tmp_path):
+    from distill.onepass.train import start_from
+    from fever.onepass.detector import save_detector
+
+    torch.manual_seed(0)
+    trained = OnePassNet(OnePassConfig(widths=(16, 24, 32, 48), head_width=16)).eval()
+    folder = save_detector(trained, tmp_path / "first")
+    net = OnePassNet(OnePassConfig(widths=(16, 24, 32, 48), head_width=16, expression_width=24))
+    fresh = sorted(k for k in net.state_dict() if k.startswith("expression_")) + ["heads.expression.weight"]
+    assert start_from(net, folder) == sorted(fresh)  # the head's bias (8 class priors) fits and is taken
+    stem = "stem.0.0.weight"
+    assert torch.equal(net.state_dict()[stem], trained.state_dict()[stem].half().float())
+    with pytest.raises(ValueError, match=r"its trunk \(widths \[16, 24, 32, 48\], head width 16\) is not this"):
+        start_from(OnePassNet(OnePassConfig(widths=(8, 8, 8, 8), head_width=4)), folder)
+
+
+def test_class_balance_lifts_the_rare_classes_and_zero_keeps_faces_uniform():
+    from distill.onepass.train import face_weights
+
+    votes = np.zeros((10, 10))
+    votes[:8, 0] = 10  # eight neutral faces
+    votes[8, 7] = 10  # one contempt face
+    # the tenth face has no votes and is never drawn
+    balanced = face_weights(votes, 1.0)
+    assert balanced[9] == 0 and np.isclose(balanced[8], 0.5) and np.allclose(balanced[:8], 0.5 / 8)
+    assert np.allclose(face_weights(votes, 0.0)[:9], 1 / 9)
+    half = face_weights(votes, 0.5)[8]
+    assert 1 / 9 < half < 0.5
