@@ -85,6 +85,11 @@ def render_detector_card(
         "description": config.description or "",
         "widths": ", ".join(str(w) for w in config.widths),
         "head_width": config.head_width,
+        "expression_branch": (
+            f"its own, {config.expression_width} channels at stride 8 (strides 8-32 fused, two separable blocks)"
+            if config.expression_width
+            else "none: the expression logits are read off the shared head"
+        ),
         "num_parameters": f"{num_parameters / 1e3:.1f} k",
         "input_scale": f"{config.input_scale:g}",
         "seen": f"{round(640 * config.input_scale)}x{round(360 * config.input_scale)}",

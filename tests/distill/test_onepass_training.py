@@ -94,6 +94,7 @@ def test_detector_folders_round_trip_and_damage_is_named(tiny_detector, tmp_path
     card = (folder / "README.md").read_text()
     assert "| face score threshold | 0.3 (chosen on valid scenes" in card and f"`{config_hash(net.config)}`" in card
     assert "Not evaluated" in card  # no metrics were passed
+    assert "| expression branch | none: the expression logits are read off the shared head |" in card
 
 
 def test_a_missing_bundled_detector_is_named(tmp_path, monkeypatch):
@@ -272,7 +273,9 @@ def test_an_expression_branch_gives_logits_on_the_shared_grid_and_old_folders_ke
         "expression": (2, 8, 24, 40),
     }
     assert net.heads["expression"].in_channels == 24
-    again = load_detector(save_detector(net, tmp_path / "branched")).net
+    folder = save_detector(net, tmp_path / "branched")
+    assert "| expression branch | its own, 24 channels at stride 8" in (folder / "README.md").read_text()
+    again = load_detector(folder).net
     assert again.config.expression_width == 24
     x = torch.rand(1, 3, 96, 160)
     assert torch.allclose(again(x)["expression"], net(x)["expression"], atol=2e-2)  # fp16 weights
