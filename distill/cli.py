@@ -85,6 +85,28 @@ class EvaluateCommand(Command):
         return 0
 
 
+class EvaluateEnsembleCommand(Command):
+    name = "evaluate-ensemble"
+    help = "the teachers' own and their ensemble's accuracy on a FER+ split (the ceiling of distilling them)"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("models", nargs="+", help="two or more model folders, presets or Hub repo ids")
+        add_data_root_argument(p)
+        p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
+        p.add_argument("--split", choices=("valid", "test"), default="valid", help="choose teachers on valid")
+        p.add_argument("--tta", choices=("none", "flip"), default=None, help="test-time flips (default: each model's)")
+        p.add_argument("--json", help="also write the results to this JSON file")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .ensemble import evaluate_ensemble, format_ensemble
+
+        result = evaluate_ensemble(args.models, args.data_root, args.split, args.precision, args.tta)
+        print(format_ensemble(result))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+
+
 class FramingCommand(Command):
     name = "framing"
     help = "measure how FER+ faces are framed relative to MTCNN boxes"
@@ -112,6 +134,9 @@ class PrepareUnlabelledCommand(Command):
         )
         un.add_argument("--size", type=int, default=64, help="crop size in pixels")
         un.add_argument("--folder", default=None, help="crop the faces of this folder of images instead")
+        un.add_argument(
+            "--fps", type=float, default=2.0, help="video frames per second to crop (0: every frame of every video)"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         import dataclasses
@@ -129,7 +154,7 @@ class PrepareUnlabelledCommand(Command):
             np.save(args.out, faces)
             print(json.dumps({"folder_faces": len(faces)}))
             return 0
-        print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre), indent=2))
+        print(json.dumps(prepare_unlabelled(args.data_root, args.out, pre, args.fps or None), indent=2))
         return 0
 
 
@@ -276,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         TrainCommand("teacher"),
         TrainCommand("student"),
         EvaluateCommand(),
+        EvaluateEnsembleCommand(),
         FramingCommand(),
         PrepareUnlabelledCommand(),
         CurvesCommand(),

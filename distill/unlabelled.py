@@ -31,9 +31,34 @@ def _crops(
     return out
 
 
+def video_faces(
+    folder: Path, detector: FaceDetector, pre: PreprocessConfig, fps: float | None, batch: int = 32
+) -> list[np.ndarray]:
+    """Every face MTCNN finds in the videos of ``folder`` (``fps`` frames a second, ``None``: all)."""
+    faces: list[np.ndarray] = []
+    for video in sorted(folder.glob("*")):
+        frames = [f.array for f in iter_video_frames(video, fps=fps)]
+        for start in range(0, len(frames), batch):
+            faces += _crops(detector, frames[start : start + batch], pre, best_only=False)
+    return faces
+
+
 def prepare_unlabelled(
-    data_root: str | Path, out: str | Path, pre: PreprocessConfig, video_fps: float = 2.0, batch: int = 32
+    data_root: str | Path, out: str | Path, pre: PreprocessConfig, video_fps: float | None = 2.0, batch: int = 32
 ) -> dict[str, int]:
+    """Crop every UTKFace train photo's main face and every face of the shared videos' frames.
+
+    Args:
+        data_root: the shared datasets.
+        out: the ``.npy`` file to write (N, S, S) or (N, S, S, 3) uint8.
+        pre: the preprocessing (margin, alignment, size) of the model to be trained.
+        video_fps: video frames per second to crop; ``None`` takes every frame (issue 25: "every
+            MTCNN face of every shared video frame").
+        batch: pictures per MTCNN call.
+
+    Returns:
+        How many faces each source gave.
+    """
     root = Path(data_root)
     detector = FaceDetector(min_face_size=20, min_score=0.95)
     utk = load_utkface(root)
@@ -42,10 +67,7 @@ def prepare_unlabelled(
     for start in range(0, len(train), batch):
         faces += _crops(detector, [utk.image(i) for i in train[start : start + batch]], pre, best_only=True)
     n_utk = len(faces)
-    for video in sorted((root / "videos").glob("*")):
-        frames = [f.array for f in iter_video_frames(video, fps=video_fps)]
-        for start in range(0, len(frames), batch):
-            faces += _crops(detector, frames[start : start + batch], pre, best_only=False)
+    faces += video_faces(root / "videos", detector, pre, video_fps, batch)
     array = np.stack(faces)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, array)

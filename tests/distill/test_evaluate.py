@@ -130,3 +130,24 @@ def test_split_vectors_follow_the_extractors_test_time_flips(tiny_model_dir):
     expected = (split_vectors(plain, split)["embedding"] + split_vectors(plain, mirrored)["embedding"]) / 2
     np.testing.assert_allclose(split_vectors(flip, split)["embedding"], expected, atol=1e-5)
     assert not np.allclose(split_vectors(plain, split)["embedding"], expected, atol=1e-4)
+
+
+def test_an_ensemble_of_a_model_with_itself_scores_as_the_model(tiny_model_dir, datasets, tmp_path, capsys):
+    """Known answer: the mean of identical probabilities has the same arg-max, and joined identical
+    vectors rank every triplet as one copy does."""
+    out = tmp_path / "ensemble.json"
+    argv = ["evaluate-ensemble", str(tiny_model_dir), str(tiny_model_dir), "--data-root", str(datasets)]
+    assert distill_main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    member, ensemble = result["members"][0], result["ensemble"]
+    assert result["split"] == "valid" and result["faces"] > 3000 and len(result["members"]) == 2
+    assert 0 < member["accuracy"] < 1 and ensemble["accuracy"] == member["accuracy"]
+    assert ensemble["triplet_accuracy"] == pytest.approx(member["triplet_accuracy"], abs=1e-4)
+    assert f"| **ensemble of 2** (mean probabilities; joined vectors) | {member['accuracy']:.2%} |" in capsys.readouterr().out
+
+
+def test_an_ensemble_needs_two_models(tiny_model_dir, datasets):
+    from distill.ensemble import evaluate_ensemble
+
+    with pytest.raises(ValueError, match="an ensemble needs at least two models, got 1"):
+        evaluate_ensemble([tiny_model_dir], datasets)

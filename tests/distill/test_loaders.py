@@ -96,3 +96,20 @@ def test_one_grayscale_conversion_matches_pil_luma():
     g, b = torch.zeros(3, 1, 1), torch.zeros(3, 1, 1)
     g[1], b[2] = 1, 1
     assert to_uint8_gray(g)[0, 0] == 150 and to_uint8_gray(b)[0, 0] == 29
+
+
+def test_unlabelled_video_faces_take_every_frame_or_a_rate(videos, tmp_path):
+    """single_face.mp4 (72 frames, 3 s, one face): every frame gives a face each, 2 per second a few."""
+    import os
+
+    from distill.unlabelled import video_faces
+    from fever.detect import FaceDetector
+    from fever.models import get_config
+
+    os.symlink(videos / "single_face.mp4", tmp_path / "single_face.mp4")
+    pre = get_config("fever-student-vgg-s48").preprocess
+    detector = FaceDetector(min_face_size=20, min_score=0.95)
+    every = video_faces(tmp_path, detector, pre, None)
+    some = video_faces(tmp_path, detector, pre, 2.0)
+    assert 68 <= len(every) <= 72 and 4 <= len(some) <= 8
+    assert every[0].shape == (pre.input_size, pre.input_size) and every[0].dtype == np.uint8
