@@ -34,7 +34,7 @@ def member_outputs(model: Any, split: Any, precision: str = "fp32", tta: str | N
         out = extractor.with_flips(x, extractor.model)
         logits.append(out.logits.float())
         sims.append(F.normalize(out.similarity.float(), dim=1))
-    return {"name": extractor.config.name, "logits": torch.cat(logits), "similarity": torch.cat(sims).numpy()}
+    return {"name": extractor.config.name, "source": str(model), "logits": torch.cat(logits), "similarity": torch.cat(sims).numpy()}
 
 
 def evaluate_ensemble(
@@ -60,6 +60,7 @@ def evaluate_ensemble(
     members = [
         {
             "model": o["name"],
+            "source": o["source"],
             "accuracy": _labelled_accuracy(o["logits"], faces.majority),
             "triplet_accuracy": triplet_accuracy(o["similarity"], triplets),
         }
@@ -68,7 +69,7 @@ def evaluate_ensemble(
     mean = torch.stack([torch.softmax(o["logits"], 1) for o in outputs]).mean(0)
     joined = np.concatenate([o["similarity"] for o in outputs], 1) / np.sqrt(len(outputs))
     ensemble = {
-        "models": [o["name"] for o in outputs],
+        "models": [o["source"] for o in outputs],
         "accuracy": _labelled_accuracy(mean, faces.majority),
         "triplet_accuracy": triplet_accuracy(joined, triplets),
     }
@@ -79,11 +80,14 @@ def format_ensemble(result: dict[str, Any]) -> str:
     """A markdown table: one row per member, then the ensemble."""
     lines = [
         f"FER+ {result['split']} ({result['faces']} faces): own expression heads, majority rule",
-        "| model | accuracy | vote triplets |",
-        "|---|---|---|",
+        "| model | network | accuracy | vote triplets |",
+        "|---|---|---|---|",
     ]
     for m in result["members"]:
-        lines.append(f"| {m['model']} | {m['accuracy']:.2%} | {m['triplet_accuracy']:.2%} |")
+        lines.append(f"| {m['source']} | {m['model']} | {m['accuracy']:.2%} | {m['triplet_accuracy']:.2%} |")
     e = result["ensemble"]
-    lines.append(f"| **ensemble of {len(e['models'])}** (mean probabilities; joined vectors) | {e['accuracy']:.2%} | {e['triplet_accuracy']:.2%} |")
+    lines.append(
+        f"| **ensemble of {len(e['models'])}** | mean probabilities; joined vectors | {e['accuracy']:.2%} "
+        f"| {e['triplet_accuracy']:.2%} |"
+    )
     return "\n".join(lines)

@@ -143,7 +143,9 @@ def test_an_ensemble_of_a_model_with_itself_scores_as_the_model(tiny_model_dir, 
     assert result["split"] == "valid" and result["faces"] > 3000 and len(result["members"]) == 2
     assert 0 < member["accuracy"] < 1 and ensemble["accuracy"] == member["accuracy"]
     assert ensemble["triplet_accuracy"] == pytest.approx(member["triplet_accuracy"], abs=1e-4)
-    assert f"| **ensemble of 2** (mean probabilities; joined vectors) | {member['accuracy']:.2%} |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"| {tiny_model_dir} | tiny-test-student | {member['accuracy']:.2%} |" in printed
+    assert f"| **ensemble of 2** | mean probabilities; joined vectors | {member['accuracy']:.2%} |" in printed
 
 
 def test_an_ensemble_needs_two_models(tiny_model_dir, datasets):
