@@ -34,7 +34,12 @@ def member_outputs(model: Any, split: Any, precision: str = "fp32", tta: str | N
         out = extractor.with_flips(x, extractor.model)
         logits.append(out.logits.float())
         sims.append(F.normalize(out.similarity.float(), dim=1))
-    return {"name": extractor.config.name, "source": str(model), "logits": torch.cat(logits), "similarity": torch.cat(sims).numpy()}
+    return {
+        "name": extractor.config.name,
+        "source": str(model),
+        "logits": torch.cat(logits),
+        "similarity": torch.cat(sims).numpy(),
+    }
 
 
 def evaluate_ensemble(

@@ -235,9 +235,8 @@ class Extractor:
             return merge(out, mirror)
         from dataclasses import fields, replace
 
-        return replace(
-            out, **{f.name: merge(getattr(out, f.name), None if mirror is None else getattr(mirror, f.name)) for f in fields(out)}
-        )
+        mirrored = {f.name: None if mirror is None else getattr(mirror, f.name) for f in fields(out)}
+        return replace(out, **{name: merge(getattr(out, name), m) for name, m in mirrored.items()})
 
     # -- images ------------------------------------------------------------------------------------------
     def _decode(
