@@ -8,7 +8,7 @@ from distill.onepass.loss import onepass_loss
 from distill.onepass.scenes import SceneFace, compose_scene, fer_face
 from fever.onepass import OnePassConfig, OnePassNet, encode
 from fever.onepass.detector import OnePassDetector, prepare
-from fever.onepass.network import OUTPUT_STRIDE
+from fever.onepass.network import HEADS, OUTPUT_STRIDE
 from tests.helpers import SAMPLES
 
 
@@ -265,13 +265,7 @@ def test_an_expression_branch_gives_logits_on_the_shared_grid_and_old_folders_ke
     assert config_hash(plain) != config_hash(branched)
     net = OnePassNet(branched).eval()
     out = net(torch.rand(2, 3, 96, 160))
-    assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "heatmap": (2, 1, 24, 40),
-        "offset": (2, 2, 24, 40),
-        "size": (2, 2, 24, 40),
-        "landmarks": (2, 10, 24, 40),
-        "expression": (2, 8, 24, 40),
-    }
+    assert {k: tuple(v.shape) for k, v in out.items()} == {k: (2, n, 24, 40) for k, n in HEADS.items()}
     assert net.heads["expression"].in_channels == 24
     folder = save_detector(net, tmp_path / "branched")
     assert "| expression branch | its own, 24 channels at stride 8" in (folder / "README.md").read_text()
