@@ -145,8 +145,10 @@ def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     assert 0 <= result["map_50_95"] <= result["map_50"] + 1e-6
     assert result["false_faces_per_scene"] <= 1.0 and result["paper_004_map_50"] == 0.3393
     assert result["recall"] >= 5 / 6  # the pasted face is found in (nearly) every scene
+    assert result["expression_accuracy"] == 1.0  # and named happiness, as its votes say
     blind = composite_map(OnePassDetector(net, min_score=1.01), scenes)
     assert blind["map_50"] <= 0.0 and blind["false_faces_per_scene"] == 0 and blind["recall"] == 0.0
+    assert blind["expression_accuracy"] == 0.0
 
 
 def test_threshold_sweep_matches_detection_at_each_threshold(tiny_detector):
