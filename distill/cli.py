@@ -52,25 +52,32 @@ class TrainCommand(Command):
         return 0
 
 
+def add_scoring_arguments(
+    p: argparse.ArgumentParser, models_help: str, split_default: str, split_help: str, tta_help: str
+) -> None:
+    """The options of the commands that score saved models on a FER+ split: models, data root,
+    precision, split, test-time flips and a JSON copy of the results."""
+    p.add_argument("models", nargs="+", help=models_help)
+    add_data_root_argument(p)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
+    p.add_argument("--split", choices=("valid", "test"), default=split_default, help=split_help)
+    p.add_argument("--tta", choices=("none", "flip"), default=None, help=tta_help)
+    p.add_argument("--json", help="also write the results to this JSON file")
+
+
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "linear evaluation of frozen vectors of saved models, beside raw pixels and HOG; prints the table"
 
     def add_arguments(self, ev: argparse.ArgumentParser) -> None:
-        ev.add_argument("models", nargs="+", help="model folders, presets with bundled weights, or Hub repo ids")
-        add_data_root_argument(ev)
-        ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
-        ev.add_argument(
-            "--split",
-            choices=("valid", "test"),
-            default="test",
-            help="FER+ split to score on: select models on valid, report test once",
-        )
-        ev.add_argument(
-            "--tta", choices=("none", "flip"), default=None, help="test-time flips of the vector (default: the model's)"
+        add_scoring_arguments(
+            ev,
+            "model folders, presets with bundled weights, or Hub repo ids",
+            split_default="test",
+            split_help="FER+ split to score on: select models on valid, report test once",
+            tta_help="test-time flips of the vector (default: the model's)",
         )
         ev.add_argument("--no-baselines", action="store_true", help="leave out the raw-pixel and HOG rows")
-        ev.add_argument("--json", help="also write the results to this JSON file")
 
     def run(self, args: argparse.Namespace) -> int:
         from .evaluate import evaluate, evaluate_baselines, format_table
@@ -90,12 +97,13 @@ class EvaluateEnsembleCommand(Command):
     help = "the teachers' own and their ensemble's accuracy on a FER+ split (the ceiling of distilling them)"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("models", nargs="+", help="two or more model folders, presets or Hub repo ids")
-        add_data_root_argument(p)
-        p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="inference precision")
-        p.add_argument("--split", choices=("valid", "test"), default="valid", help="choose teachers on valid")
-        p.add_argument("--tta", choices=("none", "flip"), default=None, help="test-time flips (default: each model's)")
-        p.add_argument("--json", help="also write the results to this JSON file")
+        add_scoring_arguments(
+            p,
+            "two or more model folders, presets or Hub repo ids",
+            split_default="valid",
+            split_help="choose teachers on valid",
+            tta_help="test-time flips (default: each model's)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from .ensemble import evaluate_ensemble, format_ensemble

@@ -78,6 +78,20 @@ def _found_faces(found: np.ndarray, truth: np.ndarray) -> int:
     return int((_iou(truth, found).max(axis=1, initial=0) >= 0.5).sum()) if len(truth) else 0
 
 
+def _matches(truth: np.ndarray, found: list) -> list[tuple[int, int]]:
+    """(true face, found face) pairs: each true face with its best-overlapping found box, kept
+    when that overlap is IoU >= 0.5 (the true faces counted as found)."""
+    if not len(truth) or not found:
+        return []
+    iou = _iou(truth, _boxes(found))
+    return [(i, int(j)) for i, j in enumerate(iou.argmax(axis=1)) if iou[i, j] >= 0.5]
+
+
+def _top_class_agrees(face: Any, distribution: Any) -> bool:
+    """Whether a found face's top expression logit is a distribution's top class."""
+    return int(np.argmax(face.expression_logits)) == int(np.argmax(distribution))
+
+
 def threshold_sweep(
     detector: OnePassDetector, scenes: list[tuple[np.ndarray, list]], thresholds: list[float]
 ) -> list[dict[str, float]]:
@@ -133,7 +147,6 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
     false_faces = found_faces = named = 0
     for scene, faces in scenes:
         found = detector.detect([scene])[0]
-        named += _named_faces(found, faces)
         boxes, scores, labels = [], [], []
         for f in found:
             p = torch.softmax(torch.as_tensor(f.expression_logits), 0).numpy()
@@ -153,9 +166,10 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         }
         coco.update([pred], [target])
         at50.update([pred], [target])
-        found_boxes = _boxes(found)
-        false_faces += _false_faces(found_boxes, truth)
-        found_faces += _found_faces(found_boxes, truth)
+        matches = _matches(truth, found)
+        false_faces += _false_faces(_boxes(found), truth)
+        found_faces += len(matches)
+        named += sum(_top_class_agrees(found[j], faces[i].expression) for i, j in matches)
     full, fifty = coco.compute(), at50.compute()
     classes, aps = fifty["classes"].reshape(-1), fifty["map_per_class"].reshape(-1)
     per_class = {EXPRESSION_CLASSES[int(c)]: float(v) for c, v in zip(classes, aps)}
@@ -172,19 +186,6 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
     }
 
 
-def _named_faces(found: list, faces: list) -> int:
-    """True faces found (IoU >= 0.5 with their best box) whose box's top class is their votes' top
-    class: what the AP mixes with ranking, as a plain share of the faces found."""
-    if not found or not faces:
-        return 0
-    iou = _iou(_boxes(faces), _boxes(found))
-    best = iou.argmax(axis=1)
-    return sum(
-        int(iou[i, j] >= 0.5 and int(np.argmax(found[j].expression_logits)) == int(np.argmax(t.expression)))
-        for i, (j, t) in enumerate(zip(best, faces))
-    )
-
-
 def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]) -> dict[str, Any]:
     """On held-out pseudo-labelled pictures: MTCNN's faces found, expressions agreeing, and the
     one-pass faces MTCNN did not find (an upper bound on false faces: MTCNN misses some faces)."""
@@ -196,13 +197,9 @@ def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]
         boxes = _boxes(faces)
         total += len(truth)
         extra += _false_faces(boxes, truth)
-        if not faces or not len(truth):
-            continue
-        iou = _iou(truth, boxes)
-        for i, j in enumerate(iou.argmax(axis=1)):
-            if iou[i, j] >= 0.5:
-                found += 1
-                agree += int(int(np.argmax(faces[j].expression_logits)) == int(np.argmax(row["probabilities"][i])))
+        matches = _matches(truth, faces)
+        found += len(matches)
+        agree += sum(_top_class_agrees(faces[j], row["probabilities"][i]) for i, j in matches)
     return {
         "frames": len(labels),
         "mtcnn_faces": total,

@@ -79,6 +79,15 @@ def separable(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, cout, 1))
 
 
+def top_down(laterals: nn.ModuleList, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """FPN's top-down pass: each level's lateral plus the coarser sum upsampled (nearest), from the
+    coarsest of ``feats`` (listed fine to coarse, one lateral each) down to the finest."""
+    top = laterals[-1](feats[-1])
+    for lateral, feat in zip(reversed(laterals[:-1]), reversed(feats[:-1])):
+        top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
+    return top
+
+
 class OnePassNet(nn.Module):
     """Frame (N, 3, H, W) in [0, 1] -> dict of head maps at stride 4 of the network's input."""
 
@@ -106,10 +115,7 @@ class OnePassNet(nn.Module):
         f8 = self.stage8(f4)
         f16 = self.stage16(f8)
         f32 = self.stage32(f16)
-        top = self.lateral[3](f32)
-        for lateral, feat in zip((self.lateral[2], self.lateral[1], self.lateral[0]), (f16, f8, f4)):
-            top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
-        feat = self.smooth(top)
+        feat = self.smooth(top_down(self.lateral, (f4, f8, f16, f32)))
         shared = [name for name in self.heads if name != "expression" or self.config.expression_width == 0]
         out = {name: self.heads[name](feat) for name in shared}
         if self.config.expression_width > 0:
@@ -118,9 +124,7 @@ class OnePassNet(nn.Module):
 
     def _expression(self, f8: torch.Tensor, f16: torch.Tensor, f32: torch.Tensor, size: torch.Size) -> torch.Tensor:
         """The expression branch: its own top-down fusion to stride 8, two blocks, logits at stride 4."""
-        top = self.expression_lateral[2](f32)
-        for lateral, feat in zip((self.expression_lateral[1], self.expression_lateral[0]), (f16, f8)):
-            top = lateral(feat) + F.interpolate(top, size=feat.shape[-2:], mode="nearest")
+        top = top_down(self.expression_lateral, (f8, f16, f32))
         logits = self.heads["expression"](self.expression_tower(top))
         return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
