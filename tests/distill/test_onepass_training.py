@@ -305,3 +305,16 @@ def test_class_balance_lifts_the_rare_classes_and_zero_keeps_faces_uniform():
     assert np.allclose(face_weights(votes, 0.0)[:9], 1 / 9)
     half = face_weights(votes, 0.5)[8]
     assert 1 / 9 < half < 0.5
+
+
+def test_a_negative_expression_width_is_named(tmp_path):
+    import json
+
+    import fever
+    from fever.onepass.detector import load_detector, save_detector
+
+    folder = save_detector(OnePassNet(OnePassConfig(widths=(8, 8, 8, 8), head_width=4)), tmp_path / "det")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "expression_width": -3}))
+    with pytest.raises(fever.ModelLoadError, match=r"not a valid one-pass detector config \(.*expression_width -3"):
+        load_detector(folder)
