@@ -45,9 +45,7 @@ class AugmentConfig:
     def from_dict(cls, data: dict[str, Any]) -> "AugmentConfig":
         values = _tuples(data, cls, "augmentation")
         if "video" in values:
-            if not isinstance(values["video"], dict):
-                raise ValueError(f"augmentation 'video' must be an object of settings, not {values['video']!r}")
-            values["video"] = VideoDegradation(**_tuples(values["video"], VideoDegradation, "video augmentation"))
+            values["video"] = VideoDegradation.from_dict(values["video"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -217,8 +217,15 @@ class DetectorLabelsCommand(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         add_data_root_argument(p)
-        p.add_argument("--split", choices=("train", "test"), default="train", help="train, or the held-out videos")
-        p.add_argument("--fps", type=float, default=2.0, help="video frames labelled per second")
+        from .onepass.labels import SPLITS
+
+        p.add_argument(
+            "--split",
+            choices=SPLITS,
+            default="train",
+            help="train; valid or test (their videos held out whole); train+valid (the first two detectors' data)",
+        )
+        p.add_argument("--fps", type=float, default=2.0, help="video frames labelled per second (0: every frame)")
         p.add_argument("--out", required=True, help="parquet file to write")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -288,11 +295,13 @@ class PackageDetectorCommand(Command):
         p.add_argument("--labels", required=True, help="pseudo-labels of the held-out videos (--split test)")
         add_data_root_argument(p)
         p.add_argument("--scenes", type=int, default=300, help="composite scenes of each split")
+        p.add_argument("--valid-labels", default=None, help="pseudo-labels of the valid videos (--split valid)")
 
     def run(self, args: argparse.Namespace) -> int:
         from .onepass.package import package_detector
 
-        print(json.dumps(package_detector(args.run, args.out, args.labels, args.data_root, args.scenes), indent=2))
+        summary = package_detector(args.run, args.out, args.labels, args.data_root, args.scenes, args.valid_labels)
+        print(json.dumps(summary, indent=2))
         return 0
 
 

@@ -12,7 +12,8 @@ draws the same degradations.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,17 @@ class VideoDegradation:
     noise_std: tuple[float, float] = (0.01, 0.05)
     jpeg: float = 0.0  # block-DCT compression (JPEG; H.264 intra blocks look alike)
     jpeg_quality: tuple[int, int] = (15, 60)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "video augmentation") -> "VideoDegradation":
+        """Settings from JSON (lists become the ranges' tuples); unknown names are refused by name."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{what} must be an object of settings, not {data!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {what} settings: {unknown}; known: {sorted(known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     @property
     def active(self) -> bool:
@@ -78,17 +90,18 @@ def motion_kernels(lengths: np.ndarray, angles: np.ndarray, size: int = 9) -> to
 
 
 def _rescale(x: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
-    size = x.shape[-1]
+    """Each picture down to a fraction of its size and back (faces are square, whole frames not)."""
+    h, w = x.shape[-2:]
     out = torch.empty_like(x)
     for i, f in enumerate(factors):
-        small = max(4, int(round(size * f)))
-        down = F.interpolate(x[i : i + 1], size=(small, small), mode="bilinear", antialias=True, align_corners=False)
-        out[i] = F.interpolate(down, size=(size, size), mode="bilinear", align_corners=False)[0]
+        small = (max(4, int(round(h * f))), max(4, int(round(w * f))))
+        down = F.interpolate(x[i : i + 1], size=small, mode="bilinear", antialias=True, align_corners=False)
+        out[i] = F.interpolate(down, size=(h, w), mode="bilinear", align_corners=False)[0]
     return out
 
 
 def jpeg_roundtrip(face: torch.Tensor, quality: int) -> torch.Tensor:
-    """One face (3, S, S) in [0, 1] through a JPEG encoder and decoder (gray faces as one channel)."""
+    """One face (3, H, W) in [0, 1] through a JPEG encoder and decoder (gray faces as one channel)."""
     gray = bool(torch.equal(face[0], face[1]) and torch.equal(face[1], face[2]))
     arr = (face.clamp(0, 1) * 255).round().to(torch.uint8)
     img = Image.fromarray(arr[0].numpy(), "L") if gray else Image.fromarray(arr.permute(1, 2, 0).numpy(), "RGB")
@@ -100,7 +113,8 @@ def jpeg_roundtrip(face: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def video_degrade(x: torch.Tensor, rng: np.random.Generator, deg: VideoDegradation) -> torch.Tensor:
-    """Faces (N, 3, S, S) in [0, 1] -> the same faces as a video frame might show them.
+    """Faces (N, 3, S, S) in [0, 1] -> the same faces as a video frame might show them (whole
+    frames (N, 3, H, W) work too: the one-pass detector's scenes go through it).
 
     Args:
         x: float faces in [0, 1]; not modified.

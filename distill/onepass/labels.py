@@ -4,7 +4,9 @@ Paper 004 labelled Aff-Wild2 frames with RetinaFace. Here MTCNN is the box teach
 landmarks, at fever's detection threshold) and the default embedder with its shipped probe the
 expression teacher (its calibrated probabilities are the soft target), on frames of the shared
 videos and on UTKFace photos. Whole videos are held out for evaluation, never single frames
-(:data:`HELD_OUT_VIDEOS`), and UTKFace's own test split stays out of training.
+(:data:`HELD_OUT_VIDEOS` for test, :data:`VALID_VIDEOS` to choose settings on real frames), and
+UTKFace's own valid and test splits go with them. ``train+valid`` is the training split the first
+two detectors used, before real frames had a valid split.
 
 The labels go to one parquet file: the picture as JPEG bytes (quality 95), its faces' boxes,
 landmarks and probabilities, and where it came from.
@@ -21,8 +23,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-# held out whole: two people and cuts (short_hamilton_clip) and one talking head (woman2)
+# held out whole for test: two people and cuts (short_hamilton_clip) and one talking head (woman2)
 HELD_OUT_VIDEOS = ("short_hamilton_clip.mp4", "woman2.mp4")
+# held out whole for valid: a talking head of another clip, 115 frames
+VALID_VIDEOS = ("fer_test.mp4",)
+SPLITS = ("train", "valid", "test", "train+valid")
+
+
+def video_split(name: str) -> str:
+    """The split a shared video belongs to, whole."""
+    return "test" if name in HELD_OUT_VIDEOS else "valid" if name in VALID_VIDEOS else "train"
 
 
 def _jpeg(array: np.ndarray) -> bytes:
@@ -36,14 +46,17 @@ def _pictures(data_root: Path, split: str, video_fps: float) -> Iterator[tuple[s
 
     from ..utkface import load_utkface
 
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, not {split!r}")
+    wanted = set(split.split("+"))
     for video in sorted((data_root / "videos").glob("*")):
-        if (video.name in HELD_OUT_VIDEOS) != (split == "test"):
+        if video_split(video.name) not in wanted:
             continue
-        for frame in iter_video_frames(video, fps=video_fps):
+        for frame in iter_video_frames(video, fps=video_fps or None):
             yield f"{video.name}#{frame.index}", frame.array
     utk = load_utkface(data_root)
     for i in range(len(utk.names)):
-        if (utk.split[i] == "test") == (split == "test"):
+        if utk.split[i] in wanted:
             yield f"utkface/{utk.names[i]}", utk.image(i)
 
 
@@ -51,6 +64,12 @@ def pseudo_label(
     data_root: str | Path, out: str | Path, split: str = "train", video_fps: float = 2.0
 ) -> dict[str, int]:
     """Label every picture of ``split`` with MTCNN boxes and the two-stage pipeline's expressions.
+
+    Args:
+        data_root: the shared datasets.
+        out: parquet file to write.
+        split: one of :data:`SPLITS`.
+        video_fps: video frames labelled per second (0: every frame).
 
     Returns:
         Counts of pictures and faces written.

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fever.onepass.detector import load_detector, save_detector
+from fever.onepass.detector import OnePassDetector, load_detector, save_detector
 
 from ..checkpoint import read_progress
 from .evaluate import (
@@ -24,6 +24,7 @@ from .evaluate import (
     evaluate_detector,
     format_detector_results,
     mtcnn_on_scenes,
+    real_frame_agreement,
     threshold_sweep,
 )
 from .labels import read_labels
@@ -55,9 +56,16 @@ def detector_training_record(run: Path) -> dict[str, Any]:
         "the rest composites)",
         "composites": f"{cfg['faces_per_scene'][0]}-{cfg['faces_per_scene'][1]} FER+ train faces of "
         f"{cfg['face_sizes'][0]:g}-{cfg['face_sizes'][1]:g} px on no_face.mp4 frames, labels = their votes",
-        "real pictures": "frames of the shared videos (2 per second; short_hamilton_clip.mp4 and woman2.mp4 held "
-        "out whole) and UTKFace train photos, boxes and landmarks from MTCNN, expressions from the default "
-        "embedder and its shipped probe",
+        "real pictures": "frames of the shared videos (short_hamilton_clip.mp4 and woman2.mp4 held out whole for "
+        "test" + (", fer_test.mp4 for valid" if "valid" in Path(cfg.get("labels", "")).name else "") + ") and "
+        "UTKFace photos, boxes and landmarks from MTCNN, expressions from the default embedder and its shipped "
+        f"probe (labels {Path(cfg.get('labels') or 'none').name})",
+        "real-picture augmentation": (
+            f"size {cfg.get('real_scale', [0.7, 1.0])[0]:g}-{cfg.get('real_scale', [0.7, 1.0])[1]:g} of the "
+            f"largest that fits, mirrored with probability {cfg.get('real_flip', 0.0):g}, video frames "
+            + (f"{cfg['real_video_share']:.0%} of them" if cfg.get("real_video_share") else "drawn as often as photos")
+        ),
+        "scene degradation (distill.video_augment)": json.dumps(cfg.get("scene_video") or {}) or "none",
         "optimiser": f"AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']}, {cfg['warmup_steps']} warm-up "
         "steps, cosine to 0",
         "precision": "bf16 autocast, channels_last" if cfg.get("bf16") else "fp32",
@@ -67,7 +75,12 @@ def detector_training_record(run: Path) -> dict[str, Any]:
 
 
 def package_detector(
-    run: str | Path, out: str | Path, labels: str | Path, data_root: str | Path, scenes: int = 300
+    run: str | Path,
+    out: str | Path,
+    labels: str | Path,
+    data_root: str | Path,
+    scenes: int = 300,
+    valid_labels: str | Path | None = None,
 ) -> dict[str, Any]:
     """Choose the threshold on valid scenes, write the folder, evaluate it once on test.
 
@@ -77,6 +90,8 @@ def package_detector(
         labels: pseudo-labels of the held-out videos (``fever-distill detector-labels --split test``).
         data_root: the shared datasets.
         scenes: composite scenes of each split.
+        valid_labels: pseudo-labels of the valid videos (``--split valid``): the chosen threshold's
+            share of MTCNN's faces found there goes into the card beside the composite rule.
 
     Returns:
         The threshold sweep, the choice and the test results.
@@ -87,6 +102,10 @@ def package_detector(
     sweep = threshold_sweep(trained, valid, THRESHOLDS)
     mtcnn_valid = mtcnn_on_scenes(valid)
     chosen = choose_threshold(sweep, mtcnn_valid["false_faces_per_scene"])
+    valid_real = None
+    if valid_labels is not None:
+        at_threshold = OnePassDetector(trained.net, min_score=chosen["threshold"])
+        valid_real = real_frame_agreement(at_threshold, read_labels(valid_labels).to_pylist())
     config = replace(trained.config, min_score=chosen["threshold"], description=DESCRIPTION)
     trained.net.config = config
     record = detector_training_record(run)
@@ -100,6 +119,11 @@ def package_detector(
         f"found {mtcnn_valid['recall']:.2%} of those faces). Chosen: {chosen['threshold']:g} (valid: "
         f"{chosen['recall']:.2%} of the faces found, {chosen['false_faces_per_scene']:.3f} false faces per scene)."
     )
+    if valid_real is not None:
+        selection += (
+            f" On the valid videos' {valid_real['frames']} pictures it finds {valid_real['found_share']:.2%} of "
+            f"{valid_real['mtcnn_faces']} MTCNN faces (expression agreement {valid_real['expression_agreement']:.2%})."
+        )
     metrics = (
         f"On {result['scenes']} composite scenes of FER+ **test** faces and on the held-out videos, read once "
         f"(reproduce with `fever-distill evaluate-detector {out} --split test --labels LABELS`, LABELS from "
@@ -107,5 +131,7 @@ def package_detector(
     )
     save_detector(detector.net, out, training=record, metrics=metrics)
     summary = {"threshold_sweep_valid": sweep, "mtcnn_valid": mtcnn_valid, "chosen": chosen, "test": result}
+    if valid_real is not None:
+        summary["valid_real"] = valid_real
     (Path(out) / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

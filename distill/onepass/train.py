@@ -25,6 +25,7 @@ from fever.onepass.detector import prepare, save_detector
 from fever.onepass.network import OUTPUT_STRIDE
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..video_augment import VideoDegradation, video_degrade
 from .loss import onepass_loss
 from .scenes import compose_scene, fer_face
 
@@ -52,6 +53,10 @@ class DetectorTrainConfig:
     input_scale: float = 0.5
     init_from: str = ""  # a detector folder whose tensors of the same name and shape start this run
     class_balance: float = 0.0  # composites draw a FER+ face of majority class c with weight freq(c) ** -this
+    real_scale: tuple[float, float] = (0.7, 1.0)  # a real picture's size, as a fraction of the largest that fits
+    real_flip: float = 0.0  # probability that a real picture is mirrored (landmarks swapped left for right)
+    real_video_share: float = 0.0  # > 0: this share of real pictures are video frames, the rest photos
+    scene_video: dict = field(default_factory=dict)  # distill.video_augment settings for whole scenes
     threads: int = 2
     bf16: bool = True  # autocast where the CPU computes bf16 (AVX512-BF16/AMX), else fp32
     checkpoint_minutes: float = 5.0
@@ -66,7 +71,13 @@ class DetectorTrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown detector training settings: {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        cfg = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        cfg.degradation()  # refuses unknown settings now, not at the first step
+        return cfg
+
+    def degradation(self) -> VideoDegradation:
+        """What video does to a frame, applied to every scene at the network's input size."""
+        return VideoDegradation.from_dict(self.scene_video, "scene_video")
 
     def network(self) -> OnePassConfig:
         return OnePassConfig(
@@ -96,6 +107,20 @@ def face_weights(votes: np.ndarray, balance: float) -> np.ndarray:
     freq = np.bincount(majority[counts > 0], minlength=8) / max(1, int((counts > 0).sum()))
     weights = np.where(counts > 0, np.power(np.maximum(freq[majority], 1e-12), -balance), 0.0)
     return weights / weights.sum()
+
+
+# MTCNN's landmark order: left eye, right eye, nose, left mouth corner, right mouth corner
+MIRRORED_LANDMARKS = [1, 0, 2, 4, 3]
+
+
+def mirror(picture: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A picture mirrored left to right with its (n, 4) boxes and (n, 5, 2) landmarks: x becomes
+    width - x, and the left eye (of the picture) is the mirrored picture's right eye."""
+    width = picture.shape[1]
+    boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    landmarks = landmarks[:, MIRRORED_LANDMARKS].copy()
+    landmarks[..., 0] = width - landmarks[..., 0]
+    return np.ascontiguousarray(picture[:, ::-1]), boxes, landmarks
 
 
 def start_from(net: OnePassNet, folder: str | Path) -> list[str]:
@@ -143,6 +168,9 @@ class DetectorTrainer:
             from .labels import read_labels
 
             self.real = read_labels(cfg.labels).to_pylist()
+            is_video = np.array(["#" in row["source"] for row in self.real])
+            self.real_pools = [np.flatnonzero(is_video), np.flatnonzero(~is_video)]
+        self.scene_degradation = cfg.degradation()
         self.ckpt = self.out / "checkpoint.safetensors"
         self.step = 0
         if self.ckpt.exists():
@@ -170,11 +198,23 @@ class DetectorTrainer:
         faces = [fer_face(self.fer.images[i], self.fer.votes[i]) for i in picks]
         return compose_scene(np.ascontiguousarray(background), faces, rng, self.cfg.face_sizes)
 
+    def _real_row(self, rng: np.random.Generator) -> dict:
+        """A pseudo-labelled picture: uniform over all of them, or a video frame with probability
+        ``real_video_share`` (the shared videos give far fewer pictures than UTKFace)."""
+        if self.cfg.real_video_share > 0 and all(len(pool) for pool in self.real_pools):
+            pool = self.real_pools[0] if rng.random() < self.cfg.real_video_share else self.real_pools[1]
+            return self.real[int(pool[rng.integers(len(pool))])]
+        return self.real[int(rng.integers(len(self.real)))]
+
     def _real(self, rng: np.random.Generator) -> tuple[np.ndarray, list[FaceTarget]]:
-        row = self.real[int(rng.integers(len(self.real)))]
+        row = self._real_row(rng)
         picture = np.asarray(Image.open(io.BytesIO(row["image"])).convert("RGB"))
+        boxes = np.asarray(row["boxes"], np.float32).reshape(-1, 4)
+        landmarks = np.asarray(row["landmarks"], np.float32).reshape(-1, 5, 2)
+        if self.cfg.real_flip > 0 and rng.random() < self.cfg.real_flip:
+            picture, boxes, landmarks = mirror(picture, boxes, landmarks)
         h, w = self.cfg.scene_size
-        scale = min(w / picture.shape[1], h / picture.shape[0]) * rng.uniform(0.7, 1.0)
+        scale = min(w / picture.shape[1], h / picture.shape[0]) * rng.uniform(*self.cfg.real_scale)
         size = (max(1, int(picture.shape[1] * scale)), max(1, int(picture.shape[0] * scale)))
         small = np.asarray(Image.fromarray(picture).resize(size, Image.BILINEAR))
         canvas = self.backgrounds[int(rng.integers(len(self.backgrounds)))].copy()
@@ -183,12 +223,8 @@ class DetectorTrainer:
         canvas[y0 : y0 + size[1], x0 : x0 + size[0]] = small
         shift = np.array([x0, y0], np.float32)
         faces = [
-            FaceTarget(
-                np.asarray(b, np.float32) * scale + np.tile(shift, 2),
-                np.asarray(lm, np.float32).reshape(5, 2) * scale + shift,
-                np.asarray(p, np.float32),
-            )
-            for b, lm, p in zip(row["boxes"], row["landmarks"], row["probabilities"])
+            FaceTarget(b * scale + np.tile(shift, 2), lm * scale + shift, np.asarray(p, np.float32))
+            for b, lm, p in zip(boxes, landmarks, row["probabilities"])
         ]
         return canvas, faces
 
@@ -199,6 +235,7 @@ class DetectorTrainer:
             for _ in range(self.cfg.batch)
         ]
         x = prepare([s for s, _ in scenes], self.net.config)
+        x = video_degrade(x, rng, self.scene_degradation)  # draws nothing when turned off
         grid = (x.shape[-2] // OUTPUT_STRIDE, x.shape[-1] // OUTPUT_STRIDE)
         scale = self.net.config.input_scale
         targets = []

@@ -1,6 +1,7 @@
 """The shipped training configs: each one loads, names a registered network and writes its own run folder."""
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ def test_detector_configs_load_and_say_why(path: Path) -> None:
 
     cfg = DetectorTrainConfig.from_file(path)
     assert cfg.steps > 0 and cfg.out.startswith("runs/") and {"steps", "lr", "labels"} <= set(cfg.reasons)
+    default = DetectorTrainConfig()
+    changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(default, f.name)}
+    unexplained = sorted(changed - set(cfg.reasons) - {"out", "reasons", "data_root"})
+    assert not unexplained, f"{path.name}: settings changed from the defaults without a reason: {unexplained}"
 
 
 def test_there_are_configs_to_check() -> None:

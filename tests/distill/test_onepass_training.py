@@ -190,7 +190,7 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
     import pyarrow.parquet as pq
 
     from distill.checkpoint import save_checkpoint
-    from distill.onepass.package import package_detector
+    from distill.onepass.package import THRESHOLDS, package_detector
     from fever.onepass.detector import load_detector, save_detector
 
     net, scenes, _ = tiny_detector
@@ -233,16 +233,19 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
         ),
         labels,
     )
-    summary = package_detector(run, tmp_path / "out", labels, datasets, scenes=3)
+    summary = package_detector(run, tmp_path / "out", labels, datasets, scenes=3, valid_labels=labels)
     chosen = summary["chosen"]["threshold"]
+    assert summary["valid_real"]["mtcnn_faces"] == 1 and summary["valid_real"]["frames"] == 1
     assert load_detector(tmp_path / "out").min_score == chosen
-    assert len(summary["threshold_sweep_valid"]) == 17 and summary["test"]["scenes"] == 3
+    assert [row["threshold"] for row in summary["threshold_sweep_valid"]] == THRESHOLDS
+    assert summary["test"]["scenes"] == 3
     assert summary["test"]["held_out_real"]["mtcnn_faces"] == 1
     card = (tmp_path / "out" / "README.md").read_text()
     assert (
         "FER+ **test** faces" in card
         and f"Chosen: {chosen:g}" in card
         and "| steps (of planned) | 120 of 120 |" in card
+        and "On the valid videos' 1 pictures it finds" in card
     )
 
 
@@ -318,3 +321,64 @@ def test_a_negative_expression_width_is_named(tmp_path):
     (folder / "config.json").write_text(json.dumps({**config, "expression_width": -3}))
     with pytest.raises(fever.ModelLoadError, match=r"not a valid one-pass detector config \(.*expression_width -3"):
         load_detector(folder)
+
+
+def test_mirroring_a_real_picture_moves_its_boxes_and_swaps_left_for_right():
+    from distill.onepass.train import mirror
+
+    picture = np.zeros((10, 20, 3), np.uint8)
+    picture[:, :5] = 255  # the left quarter is white
+    boxes = np.array([[2.0, 1.0, 6.0, 9.0]], np.float32)
+    landmarks = np.array([[[3, 4], [5, 4], [4, 6], [3, 8], [5, 8]]], np.float32)  # eyes, nose, mouth corners
+    flipped, fboxes, flandmarks = mirror(picture, boxes, landmarks)
+    assert flipped[:, 15:].min() == 255 and flipped[:, :15].max() == 0
+    assert np.allclose(fboxes, [[14.0, 1.0, 18.0, 9.0]])
+    # the picture's left eye at x 3 becomes its right eye at x 17; the eye at x 5 is the new left eye
+    assert np.allclose(flandmarks[0], [[15, 4], [17, 4], [16, 6], [15, 8], [17, 8]])
+    back = mirror(flipped, fboxes, flandmarks)
+    assert np.array_equal(back[0], picture) and np.allclose(back[1], boxes) and np.allclose(back[2], landmarks)
+
+
+def test_whole_scenes_take_the_video_degradations_and_unknown_settings_are_named(tmp_path):
+    import json
+
+    from distill.onepass.train import DetectorTrainConfig
+    from distill.video_augment import VideoDegradation, video_degrade
+
+    scenes = torch.rand(3, 3, 40, 72)
+    deg = VideoDegradation(blur=1.0, downscale=1.0, jpeg=1.0, noise=1.0)
+    out = video_degrade(scenes, np.random.default_rng(0), deg)
+    assert out.shape == scenes.shape and not torch.equal(out, scenes)
+    assert torch.equal(video_degrade(scenes, np.random.default_rng(0), deg), out)  # a function of the generator
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"scene_video": {"blur": 0.2, "sharpen": 0.1}}))
+    with pytest.raises(ValueError, match=r"unknown scene_video settings: \['sharpen'\]"):
+        DetectorTrainConfig.from_file(bad)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"scene_video": {"blur": 0.2, "blur_sigma": [0.5, 1.0]}, "real_scale": [0.4, 1.0]}))
+    cfg = DetectorTrainConfig.from_file(good)
+    assert cfg.degradation() == VideoDegradation(blur=0.2, blur_sigma=(0.5, 1.0)) and cfg.real_scale == (0.4, 1.0)
+
+
+def test_real_frames_are_split_by_whole_video():
+    from distill.onepass.labels import HELD_OUT_VIDEOS, SPLITS, VALID_VIDEOS, _pictures, video_split
+
+    assert [video_split(v) for v in HELD_OUT_VIDEOS] == ["test"] * len(HELD_OUT_VIDEOS)
+    assert [video_split(v) for v in VALID_VIDEOS] == ["valid"] * len(VALID_VIDEOS)
+    assert video_split("single_face.mp4") == "train" and not set(HELD_OUT_VIDEOS) & set(VALID_VIDEOS)
+    assert SPLITS == ("train", "valid", "test", "train+valid")
+    with pytest.raises(ValueError, match=r"split must be one of .* not 'holdout'"):
+        next(_pictures(SAMPLES, "holdout", 2.0))
+
+
+def test_a_video_share_draws_real_pictures_from_the_videos_that_often():
+    from distill.onepass.train import DetectorTrainConfig, DetectorTrainer
+
+    trainer = DetectorTrainer.__new__(DetectorTrainer)  # only the drawing of real rows, no data loaded
+    trainer.real = [{"source": "utkface/a.jpg"}] * 9 + [{"source": "clip.mp4#3"}]
+    trainer.real_pools = [np.array([9]), np.arange(9)]
+    rng = np.random.default_rng(0)
+    for share, low, high in ((0.0, 0.05, 0.15), (0.5, 0.45, 0.55), (1.0, 1.0, 1.0)):
+        trainer.cfg = DetectorTrainConfig(real_video_share=share)
+        videos = np.mean(["#" in trainer._real_row(rng)["source"] for _ in range(2000)])
+        assert low <= videos <= high, (share, videos)
