@@ -84,6 +84,7 @@ def render_detector_card(
         "name": config.name,
         "description": config.description or "",
         "widths": ", ".join(str(w) for w in config.widths),
+        "depths": ", ".join(str(d) for d in config.depths),
         "head_width": config.head_width,
         "expression_branch": (
             f"its own, {config.expression_width} channels at stride 8 (strides 8-32 fused, two separable blocks)"

@@ -50,6 +50,7 @@ class DetectorTrainConfig:
     widths: tuple[int, int, int, int] = (24, 48, 96, 160)
     head_width: int = 32
     expression_width: int = 0  # > 0: the expression logits' own branch (fever.onepass.network)
+    depths: tuple[int, int, int] = (2, 2, 2)  # separable blocks at strides 8, 16, 32
     input_scale: float = 0.5
     init_from: str = ""  # a detector folder whose tensors of the same name and shape start this run
     class_balance: float = 0.0  # composites draw a FER+ face of majority class c with weight freq(c) ** -this
@@ -84,6 +85,7 @@ class DetectorTrainConfig:
             widths=self.widths,
             head_width=self.head_width,
             expression_width=self.expression_width,
+            depths=self.depths,
             input_scale=self.input_scale,
         )
 
@@ -125,19 +127,21 @@ def mirror(picture: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> tup
 
 def start_from(net: OnePassNet, folder: str | Path) -> list[str]:
     """Copy a trained detector's tensors into ``net`` where name and shape match, so a run can give
-    a trained trunk a new branch (which starts random); returns the names not taken from the folder.
+    a trained trunk a new branch, or new deeper stages, which start random; returns the names not
+    taken from the folder.
 
     Raises:
-        ValueError: when the folder's trunk (widths, head width) is not ``net``'s.
+        ValueError: when the folder's stem and stride-8 stage (the first two widths, the first depth)
+            are not ``net``'s: then hardly anything would carry over.
     """
     from fever.onepass.detector import load_detector
 
     trained = load_detector(folder).net
     mine, theirs = net.config, trained.config
-    if (mine.widths, mine.head_width) != (theirs.widths, theirs.head_width):
+    if (mine.widths[:2], mine.depths[0]) != (theirs.widths[:2], theirs.depths[0]):
         raise ValueError(
-            f"{folder}: its trunk (widths {list(theirs.widths)}, head width {theirs.head_width}) is not this "
-            f"network's (widths {list(mine.widths)}, head width {mine.head_width})"
+            f"{folder}: its stem and stride-8 stage (widths {list(theirs.widths[:2])}, depth {theirs.depths[0]}) "
+            f"are not this network's (widths {list(mine.widths[:2])}, depth {mine.depths[0]})"
         )
     own = net.state_dict()
     taken = {k: v.to(own[k].dtype) for k, v in trained.state_dict().items() if k in own and own[k].shape == v.shape}

@@ -152,10 +152,11 @@ def load_detector(folder: str | Path, precision: str = "fp32") -> OnePassDetecto
         config = OnePassConfig.from_dict(json.loads((folder / "config.json").read_text()))
         widths_ok = len(config.widths) == 4 and all(0 < int(w) <= 1024 for w in config.widths)
         heads_ok = 0 < config.head_width <= 1024 and 0 <= config.expression_width <= 1024
-        if not widths_ok or not heads_ok or not 0.05 <= config.input_scale <= 4:
+        depths_ok = len(config.depths) == 3 and all(1 <= int(d) <= 16 for d in config.depths)
+        if not widths_ok or not heads_ok or not depths_ok or not 0.05 <= config.input_scale <= 4:
             raise ValueError(
-                f"widths {list(config.widths)}, head_width {config.head_width}, expression_width "
-                f"{config.expression_width}, input_scale {config.input_scale}"
+                f"widths {list(config.widths)}, depths {list(config.depths)}, head_width {config.head_width}, "
+                f"expression_width {config.expression_width}, input_scale {config.input_scale}"
             )
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"{folder / 'config.json'}: not a valid one-pass detector config ({exc})") from None

@@ -4,8 +4,8 @@ Paper 004 ran YOLOv3-tiny (416 px, 9 convolutions, two grids) for faces and thei
 classes. Faces are small, centred objects with landmarks: CenterFace's anchor-free layout (one
 heatmap peak per face at stride 4, with size, offset and landmark maps) finds them without anchor
 boxes and codes landmarks for free. The trunk is a stride-2 stem and depthwise-separable blocks
-down to stride 32, fused back to stride 4 (a light FPN), then five 1x1 heads: face heatmap,
-centre offset, log size, 5 landmarks and 8 expression logits (FER+ classes).
+(``depths`` of them per stage) down to stride 32, fused back to stride 4 (a light FPN), then five
+1x1 heads: face heatmap, centre offset, log size, 5 landmarks and 8 expression logits (FER+ classes).
 
 With ``expression_width`` > 0 the expression logits get a branch of their own: the shared 32-channel
 stride-4 map is enough to say *where* a face is but too narrow to say *what* it shows (the first
@@ -44,6 +44,7 @@ class OnePassConfig:
     widths: tuple[int, int, int, int] = (24, 48, 96, 160)
     head_width: int = 32
     expression_width: int = 0  # > 0: the expression logits' own branch at stride 8 (see the module)
+    depths: tuple[int, int, int] = (2, 2, 2)  # separable blocks at strides 8, 16 and 32
     input_scale: float = 0.5
     min_score: float = 0.5
     nms_iou: float = 0.4
@@ -54,15 +55,19 @@ class OnePassConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["widths"], data["class_names"] = list(self.widths), list(self.class_names)
+        data["depths"] = list(self.depths)
         if not self.expression_width:
             del data["expression_width"]  # folders (and config hashes) from before the branch stay as they were
+        if self.depths == (2, 2, 2):
+            del data["depths"]  # likewise for folders from before the depths could change
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "OnePassConfig":
         data = {k: v for k, v in data.items() if k != "kind"}
-        if "widths" in data:
-            data["widths"] = tuple(int(v) for v in data["widths"])
+        for key in ("widths", "depths"):
+            if key in data:
+                data[key] = tuple(int(v) for v in data[key])
         if "class_names" in data:
             data["class_names"] = tuple(data["class_names"])
         return cls(**data)
@@ -77,6 +82,12 @@ def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -
 def separable(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     """Depthwise 3x3 then pointwise 1x1 (MobileNet's block): a ninth of a full 3x3's cost."""
     return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, cout, 1))
+
+
+def stage(cin: int, cout: int, depth: int) -> nn.Sequential:
+    """A stride-2 separable block then ``depth - 1`` more at the new width (the deeper strides cost
+    little: stride 16 has a sixteenth of stride 4's positions)."""
+    return nn.Sequential(separable(cin, cout, 2), *(separable(cout, cout) for _ in range(depth - 1)))
 
 
 def top_down(laterals: nn.ModuleList, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -97,9 +108,10 @@ class OnePassNet(nn.Module):
         c4, c8, c16, c32 = self.config.widths
         hw = self.config.head_width
         self.stem = nn.Sequential(conv_bn(3, 16, 3, 2), conv_bn(16, c4, 3, 2))  # stride 4
-        self.stage8 = nn.Sequential(separable(c4, c8, 2), separable(c8, c8))
-        self.stage16 = nn.Sequential(separable(c8, c16, 2), separable(c16, c16))
-        self.stage32 = nn.Sequential(separable(c16, c32, 2), separable(c32, c32))
+        d8, d16, d32 = self.config.depths
+        self.stage8 = stage(c4, c8, d8)
+        self.stage16 = stage(c8, c16, d16)
+        self.stage32 = stage(c16, c32, d32)
         self.lateral = nn.ModuleList([conv_bn(c, hw, 1) for c in (c4, c8, c16, c32)])
         self.smooth = separable(hw, hw)
         self.heads = nn.ModuleDict({name: nn.Conv2d(hw, n, 1) for name, n in HEADS.items()})

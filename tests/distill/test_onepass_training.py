@@ -280,6 +280,23 @@ def test_an_expression_branch_gives_logits_on_the_shared_grid_and_old_folders_ke
     assert torch.allclose(again(x)["expression"], net(x)["expression"], atol=2e-2)  # fp16 weights
 
 
+def test_deeper_stages_round_trip_and_the_default_depths_keep_old_hashes(tmp_path):
+    from fever.onepass.detector import config_hash, load_detector, save_detector
+
+    plain = OnePassConfig(widths=(16, 24, 32, 48), head_width=16)
+    deeper = OnePassConfig(widths=(16, 24, 32, 48), head_width=16, depths=(2, 4, 3))
+    assert "depths" not in plain.to_dict() and deeper.to_dict()["depths"] == [2, 4, 3]
+    assert config_hash(plain) != config_hash(deeper)
+    net = OnePassNet(deeper).eval()
+    assert len(net.stage16) == 4 and len(net.stage32) == 3
+    folder = save_detector(net, tmp_path / "deeper")
+    assert "| separable blocks at strides 8, 16, 32 | 2, 4, 3 |" in (folder / "README.md").read_text()
+    again = load_detector(folder).net
+    assert again.config.depths == (2, 4, 3)
+    x = torch.rand(1, 3, 96, 160)
+    assert torch.allclose(again(x)["heatmap"], net(x)["heatmap"], atol=2e-2)
+
+
 def test_a_run_can_start_from_a_trained_detector_and_its_new_branch_starts_random(tmp_path):
     from distill.onepass.train import start_from
     from fever.onepass.detector import save_detector
@@ -292,8 +309,14 @@ def test_a_run_can_start_from_a_trained_detector_and_its_new_branch_starts_rando
     assert start_from(net, folder) == sorted(fresh)  # the head's bias (8 class priors) fits and is taken
     stem = "stem.0.0.weight"
     assert torch.equal(net.state_dict()[stem], trained.state_dict()[stem].half().float())
-    with pytest.raises(ValueError, match=r"its trunk \(widths \[16, 24, 32, 48\], head width 16\) is not this"):
+    with pytest.raises(ValueError, match=r"its stem and stride-8 stage \(widths \[16, 24\], depth 2\) are not"):
         start_from(OnePassNet(OnePassConfig(widths=(8, 8, 8, 8), head_width=4)), folder)
+    # deeper, wider coarse stages: the stem and the stride-8 stage carry over, the rest starts random
+    deeper = OnePassNet(OnePassConfig(widths=(16, 24, 64, 96), depths=(2, 4, 3), head_width=16))
+    fresh = start_from(deeper, folder)
+    assert "stage16.3.1.0.weight" in fresh and "stage16.0.1.0.weight" in fresh and "lateral.2.0.weight" in fresh
+    assert not any(k.startswith(("stem.", "stage8.", "lateral.0.", "lateral.1.")) for k in fresh)
+    assert torch.equal(deeper.state_dict()[stem], trained.state_dict()[stem].half().float())
 
 
 def test_class_balance_lifts_the_rare_classes_and_zero_keeps_faces_uniform():
@@ -382,3 +405,16 @@ def test_a_video_share_draws_real_pictures_from_the_videos_that_often():
         trainer.cfg = DetectorTrainConfig(real_video_share=share)
         videos = np.mean(["#" in trainer._real_row(rng)["source"] for _ in range(2000)])
         assert low <= videos <= high, (share, videos)
+
+
+def test_a_detector_config_with_a_stage_of_no_blocks_is_named(tmp_path):
+    import json
+
+    import fever
+    from fever.onepass.detector import load_detector, save_detector
+
+    folder = save_detector(OnePassNet(OnePassConfig(widths=(8, 8, 8, 8), head_width=4)), tmp_path / "det")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "depths": [2, 0, 2]}))
+    with pytest.raises(fever.ModelLoadError, match=r"not a valid one-pass detector config \(.*depths \[2, 0, 2\]"):
+        load_detector(folder)
