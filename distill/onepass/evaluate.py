@@ -26,6 +26,8 @@ from fever.models.config import EXPRESSION_CLASSES
 from fever.onepass.detector import OnePassDetector
 
 PAPER_004_MAP50 = 0.3393  # Table II, combined
+# face sizes (the longer side of the true box, px of the frame) that expression accuracy is broken down by
+SIZE_BINS = ((0.0, 40.0), (40.0, 80.0), (80.0, 1e9))
 
 
 SCENE_SEEDS = {"valid": 4321, "test": 1234}
@@ -145,6 +147,7 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
     coco = MeanAveragePrecision(iou_type="bbox", backend="faster_coco_eval")
     at50 = MeanAveragePrecision(iou_type="bbox", iou_thresholds=[0.5], class_metrics=True, backend="faster_coco_eval")
     false_faces = found_faces = named = 0
+    by_size = np.zeros((len(SIZE_BINS), 2))  # found, named
     for scene, faces in scenes:
         found = detector.detect([scene])[0]
         boxes, scores, labels = [], [], []
@@ -169,7 +172,12 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         matches = _matches(truth, found)
         false_faces += _false_faces(_boxes(found), truth)
         found_faces += len(matches)
-        named += sum(_top_class_agrees(found[j], faces[i].expression) for i, j in matches)
+        for i, j in matches:
+            right = _top_class_agrees(found[j], faces[i].expression)
+            named += right
+            side = float(max(truth[i, 2] - truth[i, 0], truth[i, 3] - truth[i, 1]))
+            b = next(k for k, (lo, hi) in enumerate(SIZE_BINS) if lo <= side < hi)
+            by_size[b] += (1, right)
     full, fifty = coco.compute(), at50.compute()
     classes, aps = fifty["classes"].reshape(-1), fifty["map_per_class"].reshape(-1)
     per_class = {EXPRESSION_CLASSES[int(c)]: float(v) for c, v in zip(classes, aps)}
@@ -181,9 +189,17 @@ def composite_map(detector: OnePassDetector, scenes: list[tuple[np.ndarray, list
         "ap_50_per_class": per_class,
         "recall": found_faces / max(1, sum(len(f) for _, f in scenes)),
         "expression_accuracy": named / max(1, found_faces),
+        "expression_accuracy_by_size": {
+            _size_name(lo, hi): {"faces": int(n), "accuracy": float(k / max(1, n))}
+            for (lo, hi), (n, k) in zip(SIZE_BINS, by_size)
+        },
         "false_faces_per_scene": false_faces / max(1, len(scenes)),
         "paper_004_map_50": PAPER_004_MAP50,
     }
+
+
+def _size_name(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g} px" if hi < 1e9 else f">= {lo:g} px"
 
 
 def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]) -> dict[str, Any]:
@@ -236,6 +252,12 @@ def format_detector_results(result: dict[str, Any]) -> str:
     if "expression_accuracy" in result:
         share = result["expression_accuracy"]
         lines.append(f"Faces found whose top expression is their votes' top class: {share:.2%}.")
+    if "expression_accuracy_by_size" in result:
+        parts = [
+            f"{size} {row['accuracy']:.2%} of {row['faces']}"
+            for size, row in result["expression_accuracy_by_size"].items()
+        ]
+        lines.append("The same by face size (longer side of the true box): " + ", ".join(parts) + ".")
     if "held_out_real" in result:
         real = result["held_out_real"]
         lines.append(

@@ -136,7 +136,7 @@ def test_fever_embed_with_a_one_pass_detector_on_a_short_clip(tiny_detector, tmp
 def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     """The evaluation paper 004 reports, with torchmetrics: the tiny detector on its own scenes
     finds its one class; a detector that finds nothing scores 0."""
-    from distill.onepass.evaluate import composite_map
+    from distill.onepass.evaluate import composite_map, format_detector_results
 
     net, scenes, _ = tiny_detector
     result = composite_map(OnePassDetector(net), scenes)
@@ -146,6 +146,13 @@ def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     assert result["false_faces_per_scene"] <= 1.0 and result["paper_004_map_50"] == 0.3393
     assert result["recall"] >= 5 / 6  # the pasted face is found in (nearly) every scene
     assert result["expression_accuracy"] == 1.0  # and named happiness, as its votes say
+    by_size = result["expression_accuracy_by_size"]
+    assert list(by_size) == ["0-40 px", "40-80 px", ">= 80 px"]
+    assert sum(row["faces"] for row in by_size.values()) == round(result["recall"] * 6)
+    assert by_size["0-40 px"]["faces"] == 0 and by_size["40-80 px"]["accuracy"] == 1.0  # pasted at 48-64 px
+    assert "(longer side of the true box): 0-40 px 0.00% of 0, 40-80 px 100.00% of" in format_detector_results(
+        {**result, "mtcnn": {"recall": 1.0, "false_faces_per_scene": 0.0}}
+    )
     blind = composite_map(OnePassDetector(net, min_score=1.01), scenes)
     assert blind["map_50"] <= 0.0 and blind["false_faces_per_scene"] == 0 and blind["recall"] == 0.0
     assert blind["expression_accuracy"] == 0.0
