@@ -55,6 +55,7 @@ class DetectorTrainConfig:
     init_from: str = ""  # a detector folder whose tensors of the same name and shape start this run
     class_balance: float = 0.0  # composites draw a FER+ face of majority class c with weight freq(c) ** -this
     real_scale: tuple[float, float] = (0.7, 1.0)  # a real picture's size, as a fraction of the largest that fits
+    # (above 1: zoomed in, a random window of it fills the scene)
     real_flip: float = 0.0  # probability that a real picture is mirrored (landmarks swapped left for right)
     real_video_share: float = 0.0  # > 0: this share of real pictures are video frames, the rest photos
     scene_video: dict = field(default_factory=dict)  # distill.video_augment settings for whole scenes
@@ -123,6 +124,45 @@ def mirror(picture: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> tup
     landmarks = landmarks[:, MIRRORED_LANDMARKS].copy()
     landmarks[..., 0] = width - landmarks[..., 0]
     return np.ascontiguousarray(picture[:, ::-1]), boxes, landmarks
+
+
+# a face cut by the scene's edge stays a target while this share of its box is inside
+MIN_VISIBLE = 0.6
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
+
+
+def place(
+    picture: np.ndarray,
+    boxes: np.ndarray,
+    landmarks: np.ndarray,
+    canvas: np.ndarray,
+    scale: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """A picture resized by ``scale`` at a random place on ``canvas`` (modified): inside it when it
+    fits, else a random window of it fills the canvas (zoomed in, so faces come larger and cut by
+    the frame's edge, as in close-up video). Boxes are clipped to the canvas, as both detectors clip
+    theirs; a face with less than :data:`MIN_VISIBLE` of its box inside is dropped.
+
+    Returns:
+        The canvas, the kept faces' boxes (n, 4) and landmarks (n, 5, 2), and their indices.
+    """
+    h, w = canvas.shape[:2]
+    size = (max(1, int(picture.shape[1] * scale)), max(1, int(picture.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(picture).resize(size, Image.BILINEAR))
+    x0 = int(rng.integers(0, w - size[0] + 1)) if size[0] <= w else -int(rng.integers(0, size[0] - w + 1))
+    y0 = int(rng.integers(0, h - size[1] + 1)) if size[1] <= h else -int(rng.integers(0, size[1] - h + 1))
+    cx, cy = max(0, -x0), max(0, -y0)  # the window of the resized picture that lands on the canvas
+    cw, ch = min(size[0] - cx, w - max(0, x0)), min(size[1] - cy, h - max(0, y0))
+    canvas[max(0, y0) : max(0, y0) + ch, max(0, x0) : max(0, x0) + cw] = small[cy : cy + ch, cx : cx + cw]
+    shift = np.array([x0, y0], np.float32)
+    full = boxes * scale + np.tile(shift, 2)
+    clipped = np.clip(full, 0, [w, h, w, h]).astype(np.float32)
+    kept = [int(i) for i in np.flatnonzero(_area(clipped) >= MIN_VISIBLE * np.maximum(_area(full), 1e-6))]
+    return canvas, clipped[kept], (landmarks * scale + shift)[kept], kept
 
 
 def start_from(net: OnePassNet, folder: str | Path) -> list[str]:
@@ -219,17 +259,10 @@ class DetectorTrainer:
             picture, boxes, landmarks = mirror(picture, boxes, landmarks)
         h, w = self.cfg.scene_size
         scale = min(w / picture.shape[1], h / picture.shape[0]) * rng.uniform(*self.cfg.real_scale)
-        size = (max(1, int(picture.shape[1] * scale)), max(1, int(picture.shape[0] * scale)))
-        small = np.asarray(Image.fromarray(picture).resize(size, Image.BILINEAR))
         canvas = self.backgrounds[int(rng.integers(len(self.backgrounds)))].copy()
-        x0 = int(rng.integers(0, w - size[0] + 1))
-        y0 = int(rng.integers(0, h - size[1] + 1))
-        canvas[y0 : y0 + size[1], x0 : x0 + size[0]] = small
-        shift = np.array([x0, y0], np.float32)
-        faces = [
-            FaceTarget(b * scale + np.tile(shift, 2), lm * scale + shift, np.asarray(p, np.float32))
-            for b, lm, p in zip(boxes, landmarks, row["probabilities"])
-        ]
+        canvas, boxes, landmarks, kept = place(picture, boxes, landmarks, canvas, scale, rng)
+        probabilities = [row["probabilities"][i] for i in kept]
+        faces = [FaceTarget(b, lm, np.asarray(p, np.float32)) for b, lm, p in zip(boxes, landmarks, probabilities)]
         return canvas, faces
 
     def batch(self, step: int) -> tuple[torch.Tensor, list]:

@@ -425,3 +425,52 @@ def test_a_detector_config_with_a_stage_of_no_blocks_is_named(tmp_path):
     (folder / "config.json").write_text(json.dumps({**config, "depths": [2, 0, 2]}))
     with pytest.raises(fever.ModelLoadError, match=r"not a valid one-pass detector config \(.*depths \[2, 0, 2\]"):
         load_detector(folder)
+
+
+def test_a_real_picture_is_placed_inside_the_scene_or_zoomed_in_with_cut_faces_clipped_or_dropped():
+    from distill.onepass.train import place
+
+    picture = np.zeros((100, 200, 3), np.uint8)
+    picture[10:50, 20:60] = 200  # face A, well inside
+    picture[60:100, 170:200] = 100  # face B, at the picture's bottom right corner
+    boxes = np.array([[20, 10, 60, 50], [170, 60, 200, 100]], np.float32)
+    landmarks = np.zeros((2, 5, 2), np.float32) + [[[40, 30]], [[185, 80]]]
+    canvas = np.full((120, 240, 3), 7, np.uint8)
+    # fits: the picture at half size lies whole inside the canvas, boxes scaled and shifted
+    out, b, lm, kept = place(picture, boxes, landmarks, canvas.copy(), 0.5, np.random.default_rng(0))
+    assert kept == [0, 1]
+    x0, y0 = b[0, 0] - 10, b[0, 1] - 5
+    assert np.allclose(b, boxes * 0.5 + [x0, y0, x0, y0]) and np.allclose(lm[0, 0], [20 + x0, 15 + y0])
+    assert (out == 7).sum() == 3 * (120 * 240 - 50 * 100) and out[int(y0) + 10, int(x0) + 15, 0] == 200
+    # zoomed in 3x: the canvas is all picture, boxes are clipped to it and a face mostly outside is dropped
+    for seed in range(20):
+        out, b, lm, kept = place(picture, boxes, landmarks, canvas.copy(), 3.0, np.random.default_rng(seed))
+        assert not (out == 7).any()
+        assert ((b >= 0) & (b <= [240, 120, 240, 120])).all() and len(b) == len(lm) == len(kept)
+        for box, i in zip(b, kept):
+            full = boxes[i] * 3.0
+            visible = (box[2] - box[0]) * (box[3] - box[1])
+            assert visible >= 0.6 * (full[2] - full[0]) * (full[3] - full[1]) - 1e-3
+    assert any(
+        len(place(picture, boxes, landmarks, canvas.copy(), 3.0, np.random.default_rng(s))[3]) < 2 for s in range(20)
+    )
+
+
+def test_real_frame_agreement_tells_a_misplaced_box_from_a_found_face(tiny_detector):
+    import io
+
+    from PIL import Image
+
+    from distill.onepass.evaluate import real_frame_agreement
+
+    net, scenes, _ = tiny_detector
+    scene, faces = scenes[0]
+    buf = io.BytesIO()
+    Image.fromarray(scene).save(buf, format="JPEG", quality=95)
+    box = faces[0].box
+    shifted = box + np.array([0.45, 0, 0.45, 0]) * (box[2] - box[0])  # IoU with the face about 0.38
+    row = {"image": buf.getvalue(), "probabilities": [[0, 1, 0, 0, 0, 0, 0, 0]]}
+    exact = real_frame_agreement(OnePassDetector(net), [{**row, "boxes": [box.tolist()]}])
+    assert exact["found_share"] == 1.0 and exact["misplaced_share"] == 0.0 and exact["expression_agreement"] == 1.0
+    off = real_frame_agreement(OnePassDetector(net), [{**row, "boxes": [shifted.tolist()]}])
+    assert off["found_share"] == 0.0 and off["misplaced_share"] == 1.0
