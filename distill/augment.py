@@ -10,7 +10,7 @@ so contrast jitter is there too. Mixup and cutmix mix labels as well as images a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from fever.preprocess import PreprocessConfig, to_gray, to_model_input
 
+from .settings import settings
 from .video_augment import VideoDegradation, video_degrade
 
 
@@ -43,21 +44,13 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AugmentConfig":
-        values = _tuples(data, cls, "augmentation")
+        values = settings(cls, data, "augmentation")
         if "video" in values:
             values["video"] = VideoDegradation.from_dict(values["video"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return _lists(asdict(self))
-
-
-def _tuples(data: dict[str, Any], cls: type, what: str) -> dict[str, Any]:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown {what} settings: {unknown}; known: {sorted(known)}")
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
 
 
 def _lists(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .augment import AugmentConfig
 from .datasets import default_data_root
+from .settings import settings
 
 SCHEDULES = ("constant", "cosine", "onecycle")
 
@@ -83,11 +84,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training settings: {unknown}; known: {sorted(known)}")
-        cfg = cls(**data)
+        cfg = cls(**settings(cls, data, "training", tuples=False))
         if cfg.phase not in ("teacher", "student"):
             raise ValueError(f"phase must be teacher or student, not {cfg.phase!r}")
         if cfg.phase == "student" and cfg.distill and not cfg.teachers:

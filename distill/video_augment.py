@@ -12,13 +12,15 @@ draws the same degradations.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from .settings import settings
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,7 @@ class VideoDegradation:
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str = "video augmentation") -> "VideoDegradation":
         """Settings from JSON (lists become the ranges' tuples); unknown names are refused by name."""
-        if not isinstance(data, dict):
-            raise ValueError(f"{what} must be an object of settings, not {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown {what} settings: {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return cls(**settings(cls, data, what))
 
     @property
     def active(self) -> bool:

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from fever.onepass.detector import prepare, save_detector
 from fever.onepass.network import OUTPUT_STRIDE
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..settings import settings
 from ..video_augment import VideoDegradation, video_degrade
 from .loss import onepass_loss
 from .scenes import compose_scene, fer_face
@@ -68,12 +69,7 @@ class DetectorTrainConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "DetectorTrainConfig":
-        data = json.loads(Path(path).read_text())
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown detector training settings: {unknown}")
-        cfg = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        cfg = cls(**settings(cls, json.loads(Path(path).read_text()), "detector training"))
         cfg.degradation()  # refuses unknown settings now, not at the first step
         return cfg
 
