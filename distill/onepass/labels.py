@@ -104,6 +104,14 @@ def pseudo_label(
     return {"pictures": table.num_rows, "faces": faces}
 
 
+def label_sources(path: str | Path) -> tuple[list[str], int]:
+    """The videos a labels file has frames of, and how many of its pictures are photos (only the
+    ``source`` column is read)."""
+    sources = pq.read_table(path, columns=["source"]).column("source").to_pylist()
+    videos = sorted({s.split("#")[0] for s in sources if "#" in s})
+    return videos, sum("#" not in s for s in sources)
+
+
 def read_labels(path: str | Path) -> pa.Table:
     """The labels file :func:`pseudo_label` wrote."""
     return pq.read_table(path)

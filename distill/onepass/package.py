@@ -27,7 +27,7 @@ from .evaluate import (
     real_frame_agreement,
     threshold_sweep,
 )
-from .labels import read_labels
+from .labels import label_sources, read_labels
 
 # 0.02 ... 0.90: the first detector's rule chose 0.10, then the lowest tried, so the grid goes lower
 THRESHOLDS = [0.02, 0.04, 0.06, 0.08] + [round(0.1 + 0.05 * i, 2) for i in range(17)]
@@ -36,6 +36,17 @@ DESCRIPTION = (
     "fever's one-pass face + expression detector (paper 004's system): trained on composite scenes of "
     "FER+ train faces and on pseudo-labelled real frames and UTKFace photos."
 )
+
+
+def _real_pictures(labels: str) -> str:
+    """What the run's labels file holds, read from the file itself (its name says nothing sure)."""
+    if not labels or not Path(labels).exists():
+        return f"labels file {labels or '(none)'}, not found when this folder was packaged"
+    videos, photos = label_sources(labels)
+    return (
+        f"frames of {', '.join(videos) or 'no video'} and {photos} UTKFace photos ({Path(labels).name}), boxes and "
+        "landmarks from MTCNN, expressions from the default embedder and its shipped probe"
+    )
 
 
 def detector_training_record(run: Path) -> dict[str, Any]:
@@ -56,16 +67,15 @@ def detector_training_record(run: Path) -> dict[str, Any]:
         "the rest composites)",
         "composites": f"{cfg['faces_per_scene'][0]}-{cfg['faces_per_scene'][1]} FER+ train faces of "
         f"{cfg['face_sizes'][0]:g}-{cfg['face_sizes'][1]:g} px on no_face.mp4 frames, labels = their votes",
-        "real pictures": "frames of the shared videos (short_hamilton_clip.mp4 and woman2.mp4 held out whole for "
-        "test" + (", fer_test.mp4 for valid" if "valid" in Path(cfg.get("labels", "")).name else "") + ") and "
-        "UTKFace photos, boxes and landmarks from MTCNN, expressions from the default embedder and its shipped "
-        f"probe (labels {Path(cfg.get('labels') or 'none').name})",
+        "real pictures": _real_pictures(cfg.get("labels") or ""),
         "real-picture augmentation": (
             f"size {cfg.get('real_scale', [0.7, 1.0])[0]:g}-{cfg.get('real_scale', [0.7, 1.0])[1]:g} of the "
             f"largest that fits, mirrored with probability {cfg.get('real_flip', 0.0):g}, video frames "
             + (f"{cfg['real_video_share']:.0%} of them" if cfg.get("real_video_share") else "drawn as often as photos")
         ),
-        "scene degradation (distill.video_augment)": json.dumps(cfg.get("scene_video") or {}) or "none",
+        "scene degradation (distill.video_augment)": json.dumps(cfg["scene_video"])
+        if cfg.get("scene_video")
+        else "none",
         "optimiser": f"AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']}, {cfg['warmup_steps']} warm-up "
         "steps, cosine to 0",
         "precision": "bf16 autocast, channels_last" if cfg.get("bf16") else "fp32",

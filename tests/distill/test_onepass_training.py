@@ -474,3 +474,20 @@ def test_real_frame_agreement_tells_a_misplaced_box_from_a_found_face(tiny_detec
     assert exact["found_share"] == 1.0 and exact["misplaced_share"] == 0.0 and exact["expression_agreement"] == 1.0
     off = real_frame_agreement(OnePassDetector(net), [{**row, "boxes": [shifted.tolist()]}])
     assert off["found_share"] == 0.0 and off["misplaced_share"] == 1.0
+
+
+def test_label_sources_name_the_videos_and_count_the_photos(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from distill.onepass.labels import label_sources
+    from distill.onepass.package import _real_pictures
+
+    path = tmp_path / "labels.parquet"
+    sources = ["b.mp4#3", "a.mov#0", "b.mp4#9", "utkface/x.jpg", "utkface/y.jpg"]
+    pq.write_table(pa.table({"source": sources, "image": [b""] * 5}), path)
+    assert label_sources(path) == (["a.mov", "b.mp4"], 2)
+    assert _real_pictures(str(path)).startswith("frames of a.mov, b.mp4 and 2 UTKFace photos (labels.parquet)")
+    assert _real_pictures(str(tmp_path / "gone.parquet")).endswith(
+        "gone.parquet, not found when this folder was packaged"
+    )
