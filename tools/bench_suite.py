@@ -128,11 +128,13 @@ def video_job(spec: dict[str, Any]) -> dict[str, Any]:
     return {"frames_per_s": frames / seconds, "frames": frames, "peak_mb": peak_rss_mb()}
 
 
-def matmul_peak() -> dict[str, float]:
+def matmul_peak(precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict[str, float]:
     import torch
 
     out = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        if name not in precisions:
+            continue
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
         rate = _rate(lambda: a @ b, 1, 5)
         out[name] = rate * 2 * 2048**3 / 1e9
@@ -198,6 +200,22 @@ SUITE_REPEATS = 7
 """Timed runs per row (median): short runs on a shared VM are noisy (3 repeats gave 475-524 crops/s for one row)."""
 
 
+def suite_precisions(asked: str | None = None) -> tuple[str, ...]:
+    """The precisions the suite times: ``asked`` ("fp32", "bf16" or "fp32,bf16"), or by default
+    bf16 as well only where this CPU computes it in hardware; emulated bf16 is about 20x slower
+    than fp32 and its rows would take hours to say so."""
+    from fever.device import PRECISIONS, fast_bf16_cpu
+    from fever.errors import UsageError
+
+    if asked is None:
+        return ("fp32", "bf16") if fast_bf16_cpu() else ("fp32",)
+    names = tuple(dict.fromkeys(p.strip() for p in asked.split(",") if p.strip()))
+    unknown = [p for p in names if p not in PRECISIONS]
+    if unknown or not names:
+        raise UsageError(f"--precisions {asked!r}: give one or more of {', '.join(PRECISIONS)}, comma-separated")
+    return names
+
+
 def suite(
     model: str | None,
     data_root: Path,
@@ -207,49 +225,42 @@ def suite(
     max_frames: int = 60,
     detect_every: int = 5,
     detector: str | None = None,
+    precisions: tuple[str, ...] = ("fp32", "bf16"),
 ) -> dict[str, Any]:
+    """Every row of the comparison, each in a child process. ``precisions`` are the ones timed;
+    the rows timed once (paper networks, sparse detection) use the fastest of them (the last)."""
     import torch
 
     base = {"data_root": str(data_root), "count": count, "batch_size": batch_size, "repeats": repeats}
     from fever.extractor import DEFAULT_MODEL
 
     name = model or DEFAULT_MODEL
+    fast = precisions[-1]
     crops = {
-        f"{name} fp32": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": "fp32"}),
-        f"{name} bf16": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": "bf16"}),
-        f"{name} ONNX Runtime fp32": _child("crops_job", {**base, "kind": "onnx", "model": model}),
-        f"{name} ONNX Runtime static int8": _child("crops_job", {**base, "kind": "onnx", "model": model, "int8": True}),
-        "deepfever-student-densenet201 (140 px) bf16": _child(
-            "crops_job",
-            {
-                **base,
-                "kind": "fever",
-                "random": True,
-                "model": "deepfever-student-densenet201",
-                "precision": "bf16",
-                "count": 128,
-            },
-        ),
-        "deepfever-teacher-256 (140 px) bf16": _child(
-            "crops_job",
-            {
-                **base,
-                "kind": "fever",
-                "random": True,
-                "model": "deepfever-teacher-256",
-                "precision": "bf16",
-                "count": 128,
-            },
-        ),
-        "facenet-pytorch InceptionResnetV1 160 px fp32 (reference)": _child(
-            "crops_job", {**base, "kind": "facenet", "count": 128}
-        ),
+        f"{name} {p}": _child("crops_job", {**base, "kind": "fever", "model": model, "precision": p})
+        for p in precisions
     }
+    crops.update(
+        {
+            f"{name} ONNX Runtime fp32": _child("crops_job", {**base, "kind": "onnx", "model": model}),
+            f"{name} ONNX Runtime static int8": _child(
+                "crops_job", {**base, "kind": "onnx", "model": model, "int8": True}
+            ),
+        }
+    )
+    for paper_net in ("deepfever-student-densenet201", "deepfever-teacher-256"):
+        crops[f"{paper_net} (140 px) {fast}"] = _child(
+            "crops_job",
+            {**base, "kind": "fever", "random": True, "model": paper_net, "precision": fast, "count": 128},
+        )
+    crops["facenet-pytorch InceptionResnetV1 160 px fp32 (reference)"] = _child(
+        "crops_job", {**base, "kind": "facenet", "count": 128}
+    )
     video_spec = {"data_root": str(data_root), "max_frames": max_frames}
-    fever_video = {**video_spec, "kind": "fever", "model": model, "precision": "bf16"}
+    fever_video = {**video_spec, "kind": "fever", "model": model, "precision": fast}
     videos = {
-        f"{name} bf16, MTCNN on every frame (decode+detect+align+embed)": _child("video_job", fever_video),
-        f"{name} bf16, MTCNN every {detect_every}th frame, O-Net follows faces between": _child(
+        f"{name} {fast}, MTCNN on every frame (decode+detect+align+embed)": _child("video_job", fever_video),
+        f"{name} {fast}, MTCNN every {detect_every}th frame, O-Net follows faces between": _child(
             "video_job", {**fever_video, "detect_every": detect_every}
         ),
         "facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)": _child(
@@ -270,21 +281,20 @@ def suite(
             },
         )
         for w, h in ((640, 360), (1280, 720))
-        for p in ("fp32", "bf16")
+        for p in precisions
     }
     if detector:
-        videos[f"{name} bf16, one-pass detector on every frame (decode+detect+align+embed)"] = _child(
-            "video_job", {**fever_video, "detector": detector}
-        )
-        videos[f"{name} fp32, one-pass detector on every frame (decode+detect+align+embed)"] = _child(
-            "video_job", {**fever_video, "precision": "fp32", "detector": detector}
-        )
-        videos[f"{name} fp32, MTCNN on every frame (decode+detect+align+embed)"] = _child(
-            "video_job", {**fever_video, "precision": "fp32"}
-        )
+        for p in reversed(precisions):
+            videos[f"{name} {p}, one-pass detector on every frame (decode+detect+align+embed)"] = _child(
+                "video_job", {**fever_video, "precision": p, "detector": detector}
+            )
+        for p in precisions:
+            key = f"{name} {p}, MTCNN on every frame (decode+detect+align+embed)"
+            if key not in videos:
+                videos[key] = _child("video_job", {**fever_video, "precision": p})
     ref_crops = crops["facenet-pytorch InceptionResnetV1 160 px fp32 (reference)"].get("crops_per_s")
     ref_video = videos["facenet-pytorch MTCNN + InceptionResnetV1, frame by frame (reference)"].get("frames_per_s")
-    peak = matmul_peak()
+    peak = matmul_peak(precisions)
     flops = flops_per_crop(model)
     for key, row in crops.items():
         if ref_crops and "crops_per_s" in row:
@@ -293,16 +303,17 @@ def suite(
         if ref_video and "frames_per_s" in row:
             row["x_reference"] = row["frames_per_s"] / ref_video
     mtcnn_rows = {
-        "bf16": videos[f"{name} bf16, MTCNN on every frame (decode+detect+align+embed)"].get("frames_per_s"),
-        "fp32": videos.get(f"{name} fp32, MTCNN on every frame (decode+detect+align+embed)", {}).get("frames_per_s"),
+        p: videos.get(f"{name} {p}, MTCNN on every frame (decode+detect+align+embed)", {}).get("frames_per_s")
+        for p in precisions
     }
     for key, row in videos.items():
         precision = "bf16" if " bf16, " in key else "fp32"
-        if "one-pass" in key and mtcnn_rows[precision] and "frames_per_s" in row:
+        if "one-pass" in key and mtcnn_rows.get(precision) and "frames_per_s" in row:
             row["x_mtcnn_every_frame"] = row["frames_per_s"] / mtcnn_rows[precision]
-    achieved = {p: crops[f"{name} {p}"].get("crops_per_s", 0) * flops / 1e9 for p in ("fp32", "bf16")}
+    achieved = {p: crops[f"{name} {p}"].get("crops_per_s", 0) * flops / 1e9 for p in precisions}
     return {
         "threads": torch.get_num_threads(),
+        "precisions": list(precisions),
         "crops": crops,
         "videos": videos,
         "detectors": detectors,
@@ -319,10 +330,11 @@ def failed_rows(r: dict[str, Any]) -> list[str]:
 
 
 def print_suite(r: dict[str, Any]) -> None:
-    print(
-        f"{r['threads']} threads; matmul peak {r['matmul_peak_gflops']['fp32']:.0f} GFLOP/s fp32, "
-        f"{r['matmul_peak_gflops']['bf16']:.0f} bf16"
-    )
+    peaks = ", ".join(f"{v:.0f} {p}" for p, v in r["matmul_peak_gflops"].items())
+    print(f"{r['threads']} threads; matmul peak GFLOP/s: {peaks}")
+    skipped = [p for p in ("fp32", "bf16") if p not in r.get("precisions", ["fp32", "bf16"])]
+    if skipped:
+        print(f"not timed: {', '.join(skipped)} (this CPU has no AVX512-BF16/AMX; --precisions fp32,bf16 forces it)")
     print("| pipeline (face crops) | crops/s | x reference | peak MB |")
     print("|---|---|---|---|")
     for k, v in r["crops"].items():
@@ -351,10 +363,8 @@ def print_suite(r: dict[str, Any]) -> None:
             else f"| {k} | error: {v['error']} | | |"
         )
     a, f = r["default_model_achieved_gflops"], r["fraction_of_peak"]
-    print(
-        f"default model: {r['default_model_gflop_per_crop']:.3f} GFLOP per crop; achieved {a['fp32']:.1f} GFLOP/s fp32 "
-        f"({100 * f['fp32']:.0f}% of peak), {a['bf16']:.1f} GFLOP/s bf16 ({100 * f['bf16']:.0f}% of peak)"
-    )
+    achieved = ", ".join(f"{a[p]:.1f} GFLOP/s {p} ({100 * f[p]:.0f}% of peak)" for p in a)
+    print(f"default model: {r['default_model_gflop_per_crop']:.3f} GFLOP per crop; achieved {achieved}")
 
 
 class SuiteCommand(Command):
@@ -383,9 +393,16 @@ class SuiteCommand(Command):
             help="a trained one-pass detector folder: adds its end-to-end rows "
             "(without it the detector-alone rows use random weights)",
         )
+        p.add_argument(
+            "--precisions",
+            default=None,
+            help="precisions to time, comma-separated (default: fp32,bf16 where the CPU computes bf16 "
+            "in hardware, else fp32 only: emulated bf16 is about 20x slower)",
+        )
         p.add_argument("--json", type=Path, default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
+        precisions = suite_precisions(args.precisions)
         r = suite(
             args.model,
             args.data_root,
@@ -393,6 +410,7 @@ class SuiteCommand(Command):
             max_frames=args.max_frames,
             detect_every=args.detect_every,
             detector=args.detector,
+            precisions=precisions,
         )
         print_suite(r)
         if args.json:

@@ -72,3 +72,30 @@ def test_network_shapes_and_config_round_trip():
         "expression": (2, 8, 24, 40),
     }
     assert OnePassConfig.from_dict(config.to_dict()) == config
+
+
+def test_the_bundled_detector_finds_the_faces_mtcnn_finds_on_real_frames(videos):
+    """The shipped weights, not only the coding: on frames of two real videos (training videos:
+    the held-out ones are for evaluate-detector) every MTCNN face has a one-pass box at IoU >= 0.5,
+    and nothing is found on a face-free frame."""
+    from torchvision.ops import box_iou
+
+    from fever.detect import FaceDetector
+    from fever.io.video import iter_video_frames
+    from fever.onepass.detector import load_detector, resolve_detector
+
+    onepass = load_detector(resolve_detector("onepass"))
+    mtcnn = FaceDetector()
+    frames = [f.array for f in iter_video_frames(videos / "single_face.mp4", max_frames=3)]
+    frames += [f.array for f in iter_video_frames(videos / "WolfgangLanger_Pexels.mp4", max_frames=2)]
+    reference = mtcnn.detect(frames)
+    assert [len(faces) for faces in reference] == [1] * 5
+    for ref, found in zip(reference, onepass.detect(frames)):
+        assert found, "a frame with a face gave no one-pass face"
+        iou = box_iou(
+            torch.as_tensor(np.stack([d.box for d in ref])), torch.as_tensor(np.stack([f.box for f in found]))
+        )
+        assert (iou.max(dim=1).values >= 0.5).all()
+        assert all(f.expression_logits.shape == (8,) for f in found)
+    empty = next(iter_video_frames(videos / "no_face.mp4", max_frames=1)).array
+    assert onepass.detect([empty]) == [[]]

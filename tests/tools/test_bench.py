@@ -1,5 +1,7 @@
 """fever-bench: speed and bf16 faithfulness figures (measured by the command, never asserted as times)."""
 
+import pytest
+
 
 def test_bench_reports_speed_and_bf16_faithfulness(tiny_model_dir):
     from tools.bench import bench_crops
@@ -112,6 +114,43 @@ def test_suite_command_exits_1_and_names_the_rows_that_failed(monkeypatch, capsy
     assert "| onnx row | error: ModuleNotFoundError: No module named 'x' | | |" in captured.out
     assert "| one-pass row | 80.0 | 4.00 | 4.50 | 600 |" in captured.out  # the ratio to MTCNN in the same run
     assert "fever-bench suite: 2 rows failed: onnx row; video row" in captured.err
+
+
+def test_suite_times_bf16_only_where_the_cpu_computes_it(monkeypatch, capsys):
+    """Emulated bf16 is about 20x slower than fp32: on an AVX2-only CPU the suite times fp32 alone
+    unless asked, says what it left out, and refuses a precision it does not know."""
+    import fever.device
+    import tools.bench_suite as bench_suite
+    from fever.errors import UsageError
+    from tools.bench import main
+
+    monkeypatch.setattr(fever.device, "fast_bf16_cpu", lambda: False)
+    assert bench_suite.suite_precisions() == ("fp32",)
+    assert bench_suite.suite_precisions("fp32, bf16,fp32") == ("fp32", "bf16")
+    monkeypatch.setattr(fever.device, "fast_bf16_cpu", lambda: True)
+    assert bench_suite.suite_precisions() == ("fp32", "bf16")
+    with pytest.raises(UsageError, match="--precisions 'fp16'.*fp32, bf16"):
+        bench_suite.suite_precisions("fp16")
+
+    asked = {}
+    row = {"crops_per_s": 100.0, "x_reference": 1.0, "peak_mb": 500.0}
+    result = {
+        "threads": 2,
+        "precisions": ["fp32"],
+        "crops": {"m fp32": row},
+        "videos": {},
+        "matmul_peak_gflops": {"fp32": 100.0},
+        "default_model_gflop_per_crop": 0.2,
+        "default_model_achieved_gflops": {"fp32": 20.0},
+        "fraction_of_peak": {"fp32": 0.2},
+    }
+    monkeypatch.setattr(bench_suite, "suite", lambda *a, **k: asked.update(k) or result)
+    assert main(["suite", "--precisions", "fp32"]) == 0
+    out = capsys.readouterr().out
+    assert asked["precisions"] == ("fp32",)
+    assert "matmul peak GFLOP/s: 100 fp32" in out
+    assert "not timed: bf16 (this CPU has no AVX512-BF16/AMX" in out
+    assert "achieved 20.0 GFLOP/s fp32 (20% of peak)" in out
 
 
 def test_the_one_pass_detector_rows_time_real_frames(videos, tmp_path):
