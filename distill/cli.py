@@ -268,17 +268,27 @@ class EvaluateDetectorCommand(Command):
         p.add_argument(
             "--labels", default=None, help="pseudo-labels of the held-out videos (detector-labels --split test)"
         )
+        p.add_argument(
+            "--two-stage",
+            action="store_true",
+            help="also the AP of the same boxes read by the embedder (--model) and its shipped probe",
+        )
+        p.add_argument("--model", default=None, help="the embedder of --two-stage (default: the bundled default)")
         p.add_argument("--json", default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
         from fever.onepass.detector import load_detector, resolve_detector
 
-        from .onepass.evaluate import eval_scenes, evaluate_detector, format_detector_results
+        from .onepass.evaluate import eval_scenes, evaluate_detector, format_detector_results, two_stage_faces
         from .onepass.labels import read_labels
 
         detector = load_detector(resolve_detector(args.detector))
         labels = read_labels(args.labels).to_pylist() if args.labels else None
-        result = evaluate_detector(detector, eval_scenes(args.data_root, args.split, args.scenes), labels)
+        two_stage = None
+        if args.two_stage:
+            two_stage = two_stage_faces(args.detector, args.model)
+        scenes = eval_scenes(args.data_root, args.split, args.scenes)
+        result = evaluate_detector(detector, scenes, labels, two_stage)
         print(format_detector_results(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))

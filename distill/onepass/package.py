@@ -26,6 +26,7 @@ from .evaluate import (
     mtcnn_on_scenes,
     real_frame_agreement,
     threshold_sweep,
+    two_stage_faces,
 )
 from .labels import label_sources, read_labels
 
@@ -122,7 +123,12 @@ def package_detector(
     save_detector(trained.net, out, training=record)
 
     detector = load_detector(out)  # the fp16 folder as shipped
-    result = evaluate_detector(detector, eval_scenes(data_root, "test", scenes), read_labels(labels).to_pylist())
+    result = evaluate_detector(
+        detector,
+        eval_scenes(data_root, "test", scenes),
+        read_labels(labels).to_pylist(),
+        two_stage=two_stage_faces(out),  # what fever.analyze(..., detector=out) reads from the same boxes
+    )
     selection = (
         f"Threshold rule: the lowest face score whose false faces per scene on {len(valid)} composite scenes "
         f"of FER+ valid faces are no more than MTCNN's ({mtcnn_valid['false_faces_per_scene']:.3f}; MTCNN "
@@ -136,8 +142,11 @@ def package_detector(
         )
     metrics = (
         f"On {result['scenes']} composite scenes of FER+ **test** faces and on the held-out videos, read once "
-        f"(reproduce with `fever-distill evaluate-detector {out} --split test --labels LABELS`, LABELS from "
-        "`fever-distill detector-labels --split test`):\n\n" + format_detector_results(result) + "\n\n" + selection
+        f"(reproduce with `fever-distill evaluate-detector {out} --split test --two-stage --labels LABELS`, "
+        "LABELS from `fever-distill detector-labels --split test`):\n\n"
+        + format_detector_results(result)
+        + "\n\n"
+        + selection
     )
     save_detector(detector.net, out, training=record, metrics=metrics)
     summary = {"threshold_sweep_valid": sweep, "mtcnn_valid": mtcnn_valid, "chosen": chosen, "test": result}

@@ -136,10 +136,10 @@ def test_fever_embed_with_a_one_pass_detector_on_a_short_clip(tiny_detector, tmp
 def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     """The evaluation paper 004 reports, with torchmetrics: the tiny detector on its own scenes
     finds its one class; a detector that finds nothing scores 0."""
-    from distill.onepass.evaluate import composite_map, format_detector_results
+    from distill.onepass.evaluate import composite_map, format_detector_results, onepass_faces
 
     net, scenes, _ = tiny_detector
-    result = composite_map(OnePassDetector(net), scenes)
+    result = composite_map(onepass_faces(OnePassDetector(net)), scenes)
     assert result["scenes"] == 6 and result["faces"] == 6
     assert result["ap_50_per_class"]["happiness"] > 0.5 and result["map_50"] > 0.1
     assert 0 <= result["map_50_95"] <= result["map_50"] + 1e-6
@@ -153,7 +153,7 @@ def test_per_class_ap_and_map_of_a_detector_on_known_scenes(tiny_detector):
     assert "(longer side of the true box): 0-40 px 0.00% of 0, 40-80 px 100.00% of" in format_detector_results(
         {**result, "mtcnn": {"recall": 1.0, "false_faces_per_scene": 0.0}}
     )
-    blind = composite_map(OnePassDetector(net, min_score=1.01), scenes)
+    blind = composite_map(onepass_faces(OnePassDetector(net, min_score=1.01)), scenes)
     assert blind["map_50"] <= 0.0 and blind["false_faces_per_scene"] == 0 and blind["recall"] == 0.0
     assert blind["expression_accuracy"] == 0.0
 
@@ -247,9 +247,11 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
     assert [row["threshold"] for row in summary["threshold_sweep_valid"]] == THRESHOLDS
     assert summary["test"]["scenes"] == 3
     assert summary["test"]["held_out_real"]["mtcnn_faces"] == 1
+    assert summary["test"]["two_stage"]["scenes"] == 3  # the bundled default's probe reads the same boxes
     card = (tmp_path / "out" / "README.md").read_text()
     assert (
         "FER+ **test** faces" in card
+        and "Two-stage reading of the one-pass boxes" in card
         and f"Chosen: {chosen:g}" in card
         and "| steps (of planned) | 120 of 120 |" in card
         and "On the valid videos' 1 pictures it finds" in card
@@ -490,4 +492,38 @@ def test_label_sources_name_the_videos_and_count_the_photos(tmp_path):
     assert _real_pictures(str(path)).startswith("frames of a.mov, b.mp4 and 2 UTKFace photos (labels.parquet)")
     assert _real_pictures(str(tmp_path / "gone.parquet")).endswith(
         "gone.parquet, not found when this folder was packaged"
+    )
+
+
+def test_the_two_stage_reading_scores_the_same_boxes_with_the_probe(tiny_detector, tmp_path, model_with_probe):
+    """--two-stage: the one-pass boxes go through fever's crop + embed path and the model's shipped
+    probe; the faces found are the same, only their expression probabilities change."""
+    import probes
+    from distill.onepass.evaluate import composite_map, format_detector_results, onepass_faces, two_stage_faces
+    from fever.models.config import EXPRESSION_CLASSES
+    from fever.onepass.detector import load_detector, save_detector
+
+    net, scenes, _ = tiny_detector
+    folder = save_detector(net, tmp_path / "det")
+    own, two = onepass_faces(load_detector(folder)), two_stage_faces(folder, model_with_probe)
+    probe = probes.load(model_with_probe / "probes" / "logistic")
+    compared = 0
+    for scene, _ in scenes[:3]:
+        a, b = own(scene), two(scene)
+        compared += len(b)
+        assert len(a) == len(b) and all(np.allclose(x.box, y.box, atol=1e-3) for x, y in zip(a, b))
+        for face in b:
+            assert face.probabilities.shape == (len(EXPRESSION_CLASSES),)
+            assert np.isclose(face.probabilities.sum(), 1.0, atol=1e-5)
+            missing = [k for k, c in enumerate(EXPRESSION_CLASSES) if c not in probe.classes_]
+            assert (face.probabilities[missing] == 0).all()  # classes the probe never saw score 0
+    assert compared >= 2
+    result = composite_map(two, scenes)
+    assert result["recall"] == composite_map(own, scenes)["recall"]
+    line = format_detector_results(
+        {**composite_map(own, scenes), "mtcnn": {"recall": 1.0, "false_faces_per_scene": 0.0}, "two_stage": result}
+    )
+    assert (
+        f"Two-stage reading of the one-pass boxes (crop, embed, the model's probe): mAP@0.5 {result['map_50']:.2%}"
+        in line
     )
