@@ -274,14 +274,29 @@ class EvaluateDetectorCommand(Command):
             help="also the AP of the same boxes read by the embedder (--model) and its shipped probe",
         )
         p.add_argument("--model", default=None, help="the embedder of --two-stage (default: the bundled default)")
+        p.add_argument(
+            "--small-faces",
+            action="store_true",
+            help="also the --labels pictures shrunk onto face-free frames: recall of small real faces by size",
+        )
         p.add_argument("--json", default=None, help="also write the results here")
 
     def run(self, args: argparse.Namespace) -> int:
+        from fever.errors import UsageError
         from fever.onepass.detector import load_detector, resolve_detector
 
-        from .onepass.evaluate import eval_scenes, evaluate_detector, format_detector_results, two_stage_faces
+        from .onepass.evaluate import (
+            eval_scenes,
+            evaluate_detector,
+            format_detector_results,
+            shrunk_pictures,
+            small_face_recall,
+            two_stage_faces,
+        )
         from .onepass.labels import read_labels
 
+        if args.small_faces and not args.labels:
+            raise UsageError("--small-faces shrinks the --labels pictures: give --labels")
         detector = load_detector(resolve_detector(args.detector))
         labels = read_labels(args.labels).to_pylist() if args.labels else None
         two_stage = None
@@ -289,6 +304,8 @@ class EvaluateDetectorCommand(Command):
             two_stage = two_stage_faces(args.detector, args.model)
         scenes = eval_scenes(args.data_root, args.split, args.scenes)
         result = evaluate_detector(detector, scenes, labels, two_stage)
+        if labels is not None and args.small_faces:
+            result["small_faces"] = small_face_recall(detector, shrunk_pictures(labels, args.data_root))
         print(format_detector_results(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))

@@ -527,3 +527,62 @@ def test_the_two_stage_reading_scores_the_same_boxes_with_the_probe(tiny_detecto
         f"Two-stage reading of the one-pass boxes (crop, embed, the model's probe): mAP@0.5 {result['map_50']:.2%}"
         in line
     )
+
+
+def test_small_faces_are_labelled_pictures_shrunk_onto_face_free_frames(tiny_detector, videos):
+    """--small-faces: a labelled picture is shrunk so that its largest face is the size asked,
+    placed on a 640x360 face-free frame with its box moved along, and both detectors are scored on it."""
+    import io
+
+    from PIL import Image
+
+    from distill.onepass.evaluate import format_detector_results, shrunk_pictures, small_face_recall
+    from fever.detect import FaceDetector
+
+    picture = np.asarray(Image.open(SAMPLES / "pexels_wolfganglanger_face.jpg").convert("RGB"))
+    box = FaceDetector().detect([picture])[0][0].box
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    labels = [{"image": buffer.getvalue(), "boxes": [box.tolist()]}] * 3
+    shrunk = shrunk_pictures(labels, videos.parent, sides=(60.0, 60.0))
+    assert len(shrunk) == 3
+    for canvas, moved in shrunk:
+        assert canvas.shape == (360, 640, 3) and moved.shape == (1, 4)
+        assert abs(max(moved[0, 2] - moved[0, 0], moved[0, 3] - moved[0, 1]) - 60) < 1.5
+        assert (moved[0, :2] >= 0).all() and moved[0, 2] <= 640 and moved[0, 3] <= 360
+    net, _, _ = tiny_detector
+    result = small_face_recall(OnePassDetector(net, min_score=1.01), shrunk)  # a detector that finds nothing
+    assert result["faces"] == 3 and result["onepass"]["found_share"] == 0.0
+    assert result["mtcnn"]["found_share"] == 1.0  # a 60 px real face: MTCNN finds its own box again
+    assert result["onepass"]["by_size"]["40-80 px"]["faces"] == 3
+    text = format_detector_results(
+        {
+            **_composite_part(),
+            "small_faces": result,
+        }
+    )
+    assert "Labelled pictures shrunk onto face-free frames (3 pictures, 3 MTCNN faces)" in text
+    assert "40-80 px one-pass 0.00% / MTCNN 100.00% of 3" in text and ">= 80 px" not in text  # empty sizes left out
+    assert "one-pass 0.000 (0.000 of them misplaced around a face, IoU 0.2-0.5), MTCNN 0.000." in text
+
+
+def test_small_faces_without_labels_is_refused_before_any_work(capsys):
+    from distill.cli import main
+
+    assert main(["evaluate-detector", "onepass", "--small-faces"]) != 0
+    assert "--small-faces shrinks the --labels pictures: give --labels" in capsys.readouterr().err
+
+
+def _composite_part() -> dict:
+    """The composite part of a result, for tests of the other lines."""
+    return {
+        "ap_50_per_class": {},
+        "paper_004_map_50": 0.3393,
+        "map_50": 0.0,
+        "map_50_95": 0.0,
+        "scenes": 0,
+        "faces": 0,
+        "recall": 0.0,
+        "false_faces_per_scene": 0.0,
+        "mtcnn": {"recall": 0.0, "false_faces_per_scene": 0.0},
+    }
