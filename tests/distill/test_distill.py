@@ -376,6 +376,7 @@ def test_scratch_recipe_resumes_exactly_with_ema(tmp_path, datasets):
     assert lrs[0] == pytest.approx(0.002) and lrs == sorted(lrs)  # warm-up from lr/25
 
 
+@pytest.mark.slow  # 27 s on an AVX2-only CPU
 def test_trainer_plots_curves(tmp_path, datasets):
     pytest.importorskip("matplotlib")
     from distill.curves import plot_curves

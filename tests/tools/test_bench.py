@@ -31,6 +31,7 @@ def test_tracks_benchmark_reports_cuts_and_tracks(tiny_model_dir, videos, tmp_pa
     assert "| single_face.mp4 | 72 | none |" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # 49 s on an AVX2-only CPU: the default run stays under 10 minutes there
 def test_nets_benchmark_measures_each_preset(tmp_path, capsys):
     import json
 
