@@ -240,6 +240,7 @@ def test_config_errors_are_clear():
         TrainConfig.from_dict({"phase": "student"})
 
 
+@pytest.mark.slow  # 35 s on an AVX2-only CPU: two processes on two cores
 def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path, datasets):
     """Real DistributedDataParallel on gloo: 2 processes, a few steps, identical weights after."""
     import subprocess

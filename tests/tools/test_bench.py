@@ -3,6 +3,7 @@
 import pytest
 
 
+@pytest.mark.slow  # 18 s on an AVX2-only CPU, where its bf16 half is emulated
 def test_bench_reports_speed_and_bf16_faithfulness(tiny_model_dir):
     from tools.bench import bench_crops
 
