@@ -229,7 +229,7 @@ def composite_map(find: FaceFinder, scenes: list[tuple[np.ndarray, list]]) -> di
             right = int(np.argmax(found[j].probabilities)) == int(np.argmax(faces[i].expression))
             named += right
             side = float(max(truth[i, 2] - truth[i, 0], truth[i, 3] - truth[i, 1]))
-            b = next(k for k, (lo, hi) in enumerate(SIZE_BINS) if lo <= side < hi)
+            b = _size_bin(side, SIZE_BINS)
             by_size[b] += (1, right)
     full, fifty = coco.compute(), at50.compute()
     classes, aps = fifty["classes"].reshape(-1), fifty["map_per_class"].reshape(-1)
@@ -249,6 +249,11 @@ def composite_map(find: FaceFinder, scenes: list[tuple[np.ndarray, list]]) -> di
         "false_faces_per_scene": false_faces / max(1, len(scenes)),
         "paper_004_map_50": PAPER_004_MAP50,
     }
+
+
+def _size_bin(side: float, bins: tuple[tuple[float, float], ...]) -> int:
+    """The index of the (lo, hi) bin holding a face's longer side."""
+    return next(k for k, (lo, hi) in enumerate(bins) if lo <= side < hi)
 
 
 def _size_name(lo: float, hi: float) -> str:
@@ -333,13 +338,13 @@ def small_face_recall(detector: OnePassDetector, pictures: list[tuple[np.ndarray
     for picture, truth in pictures:
         found = {"onepass": _boxes(detector.detect([picture])[0]), "mtcnn": _boxes(mtcnn.detect([picture])[0])}
         sides = np.maximum(truth[:, 2] - truth[:, 0], truth[:, 3] - truth[:, 1])
-        bins = [next(k for k, (lo, hi) in enumerate(SMALL_SIZE_BINS) if lo <= side < hi) for side in sides]
+        bins = [_size_bin(float(side), SMALL_SIZE_BINS) for side in sides]
         for name, boxes in found.items():
-            hit = _iou(truth, boxes).max(axis=1, initial=0) >= 0.5
-            for b, h in zip(bins, hit):
+            iou = _iou(truth, boxes)  # one matrix: faces found (rows), boxes on no face (columns)
+            for b, h in zip(bins, iou.max(axis=1, initial=0) >= 0.5):
                 counts[name][b] += (1, h)
-            false[name] += _false_faces(boxes, truth)
-            overlap = _iou(boxes, truth).max(axis=1, initial=0)
+            overlap = iou.max(axis=0, initial=0)
+            false[name] += int((overlap < 0.5).sum())
             near[name] += int(((overlap >= MISPLACED_IOU) & (overlap < 0.5)).sum())
     faces = int(counts["onepass"][:, 0].sum())
     return {
