@@ -137,7 +137,13 @@ def _matches(truth: np.ndarray, found: list) -> list[tuple[int, int]]:
     when that overlap is IoU >= 0.5 (the true faces counted as found)."""
     if not len(truth) or not found:
         return []
-    iou = _iou(truth, _boxes(found))
+    return _best_matches(_iou(truth, _boxes(found)))
+
+
+def _best_matches(iou: np.ndarray) -> list[tuple[int, int]]:
+    """:func:`_matches` from a (true faces, found boxes) IoU matrix already computed."""
+    if not iou.size:
+        return []
     return [(i, int(j)) for i, j in enumerate(iou.argmax(axis=1)) if iou[i, j] >= 0.5]
 
 
@@ -276,11 +282,12 @@ def real_frame_agreement(detector: OnePassDetector, labels: list[dict[str, Any]]
         faces = detector.detect([picture])[0]
         truth = np.array(row["boxes"], np.float32).reshape(-1, 4)
         boxes = _boxes(faces)
+        iou = _iou(truth, boxes)  # one matrix: faces found (rows), boxes MTCNN did not find (columns)
         total += len(truth)
-        extra += _false_faces(boxes, truth)
-        best = _iou(truth, boxes).max(axis=1, initial=0)
+        extra += int((iou.max(axis=0, initial=0) < 0.5).sum())
+        best = iou.max(axis=1, initial=0)
         misplaced += int(((best >= MISPLACED_IOU) & (best < 0.5)).sum())
-        matches = _matches(truth, faces)
+        matches = _best_matches(iou)
         found += len(matches)
         agree += sum(_top_class_agrees(faces[j], row["probabilities"][i]) for i, j in matches)
     return {
