@@ -319,7 +319,13 @@ class PackageDetectorCommand(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("run", help="detector run folder (with last/, checkpoint.safetensors, train_config.json)")
         p.add_argument("--out", required=True, help="detector folder to write")
-        p.add_argument("--labels", required=True, help="pseudo-labels of the held-out videos (--split test)")
+        test = p.add_mutually_exclusive_group(required=True)
+        test.add_argument("--labels", help="pseudo-labels of the held-out videos (--split test)")
+        test.add_argument(
+            "--valid-only",
+            action="store_true",
+            help="write the folder with its valid figures only, reading nothing of test (compare candidates first)",
+        )
         add_data_root_argument(p)
         p.add_argument("--scenes", type=int, default=300, help="composite scenes of each split")
         p.add_argument("--valid-labels", default=None, help="pseudo-labels of the valid videos (--split valid)")

@@ -88,7 +88,7 @@ def detector_training_record(run: Path) -> dict[str, Any]:
 def package_detector(
     run: str | Path,
     out: str | Path,
-    labels: str | Path,
+    labels: str | Path | None,
     data_root: str | Path,
     scenes: int = 300,
     valid_labels: str | Path | None = None,
@@ -98,14 +98,16 @@ def package_detector(
     Args:
         run: a ``fever-distill detector`` run folder (``last/``, checkpoint, config, steps.csv).
         out: the detector folder to write.
-        labels: pseudo-labels of the held-out videos (``fever-distill detector-labels --split test``).
+        labels: pseudo-labels of the held-out videos (``fever-distill detector-labels --split test``);
+            None writes the folder with its valid figures only and reads nothing of test, so that a
+            candidate can be compared with the bundled detector on valid before its test is read.
         data_root: the shared datasets.
         scenes: composite scenes of each split.
         valid_labels: pseudo-labels of the valid videos (``--split valid``): the chosen threshold's
             share of MTCNN's faces found there goes into the card beside the composite rule.
 
     Returns:
-        The threshold sweep, the choice and the test results.
+        The threshold sweep, the choice and the test results (none without ``labels``).
     """
     run = Path(run)
     trained = load_detector(run / "last")
@@ -121,6 +123,15 @@ def package_detector(
     trained.net.config = config
     record = detector_training_record(run)
     save_detector(trained.net, out, training=record)
+    selection = _selection(len(valid), mtcnn_valid, chosen, valid_real)
+    summary: dict[str, Any] = {"threshold_sweep_valid": sweep, "mtcnn_valid": mtcnn_valid, "chosen": chosen}
+    if valid_real is not None:
+        summary["valid_real"] = valid_real
+    if labels is None:
+        metrics = f"Not read on test yet: valid figures only (`fever-distill evaluate-detector {out}`).\n\n{selection}"
+        save_detector(trained.net, out, training=record, metrics=metrics)
+        (Path(out) / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
 
     detector = load_detector(out)  # the fp16 folder as shipped
     result = evaluate_detector(
@@ -129,17 +140,6 @@ def package_detector(
         read_labels(labels).to_pylist(),
         two_stage=two_stage_faces(out),  # what fever.analyze(..., detector=out) reads from the same boxes
     )
-    selection = (
-        f"Threshold rule: the lowest face score whose false faces per scene on {len(valid)} composite scenes "
-        f"of FER+ valid faces are no more than MTCNN's ({mtcnn_valid['false_faces_per_scene']:.3f}; MTCNN "
-        f"found {mtcnn_valid['recall']:.2%} of those faces). Chosen: {chosen['threshold']:g} (valid: "
-        f"{chosen['recall']:.2%} of the faces found, {chosen['false_faces_per_scene']:.3f} false faces per scene)."
-    )
-    if valid_real is not None:
-        selection += (
-            f" On the valid videos' {valid_real['frames']} pictures it finds {valid_real['found_share']:.2%} of "
-            f"{valid_real['mtcnn_faces']} MTCNN faces (expression agreement {valid_real['expression_agreement']:.2%})."
-        )
     metrics = (
         f"On {result['scenes']} composite scenes of FER+ **test** faces and on the held-out videos, read once "
         f"(reproduce with `fever-distill evaluate-detector {out} --split test --two-stage --labels LABELS`, "
@@ -149,8 +149,24 @@ def package_detector(
         + selection
     )
     save_detector(detector.net, out, training=record, metrics=metrics)
-    summary = {"threshold_sweep_valid": sweep, "mtcnn_valid": mtcnn_valid, "chosen": chosen, "test": result}
-    if valid_real is not None:
-        summary["valid_real"] = valid_real
+    summary["test"] = result
     (Path(out) / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _selection(
+    scenes: int, mtcnn_valid: dict[str, float], chosen: dict[str, float], valid_real: dict[str, Any] | None
+) -> str:
+    """The card's sentences on how the threshold was chosen on valid, and what it finds there."""
+    selection = (
+        f"Threshold rule: the lowest face score whose false faces per scene on {scenes} composite scenes "
+        f"of FER+ valid faces are no more than MTCNN's ({mtcnn_valid['false_faces_per_scene']:.3f}; MTCNN "
+        f"found {mtcnn_valid['recall']:.2%} of those faces). Chosen: {chosen['threshold']:g} (valid: "
+        f"{chosen['recall']:.2%} of the faces found, {chosen['false_faces_per_scene']:.3f} false faces per scene)."
+    )
+    if valid_real is not None:
+        selection += (
+            f" On the valid videos' {valid_real['frames']} pictures it finds {valid_real['found_share']:.2%} of "
+            f"{valid_real['mtcnn_faces']} MTCNN faces (expression agreement {valid_real['expression_agreement']:.2%})."
+        )
+    return selection

@@ -187,18 +187,17 @@ def test_the_threshold_rule_takes_the_lowest_score_with_no_more_false_faces_than
     assert choose_threshold(sweep, 0.0)["threshold"] == 0.6  # none is allowed: the strictest
 
 
-@pytest.mark.slow
-def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detector, tmp_path, datasets):
-    """The packaging path end to end on a tiny run: the threshold comes from valid scenes, the
-    card carries the test figures, and the folder loads with the chosen threshold."""
+def _packaging_run(tiny_detector, tmp_path):
+    """A tiny detector run folder (last/, checkpoint, config, steps.csv) and a one-picture labels file."""
+    import io
     import json
 
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from PIL import Image
 
     from distill.checkpoint import save_checkpoint
-    from distill.onepass.package import THRESHOLDS, package_detector
-    from fever.onepass.detector import load_detector, save_detector
+    from fever.onepass.detector import save_detector
 
     net, scenes, _ = tiny_detector
     run = tmp_path / "run"
@@ -220,10 +219,6 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
         )
     )
     (run / "steps.csv").write_text("step,loss,elapsed_s\n120,1.5,30.0\n")
-    import io
-
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(scenes[0][0]).save(buf, format="JPEG", quality=95)
     box = scenes[0][1][0].box.tolist()
@@ -240,6 +235,17 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
         ),
         labels,
     )
+    return run, labels
+
+
+@pytest.mark.slow
+def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detector, tmp_path, datasets):
+    """The packaging path end to end on a tiny run: the threshold comes from valid scenes, the
+    card carries the test figures, and the folder loads with the chosen threshold."""
+    from distill.onepass.package import THRESHOLDS, package_detector
+    from fever.onepass.detector import load_detector
+
+    run, labels = _packaging_run(tiny_detector, tmp_path)
     summary = package_detector(run, tmp_path / "out", labels, datasets, scenes=3, valid_labels=labels)
     chosen = summary["chosen"]["threshold"]
     assert summary["valid_real"]["mtcnn_faces"] == 1 and summary["valid_real"]["frames"] == 1
@@ -256,6 +262,27 @@ def test_package_detector_chooses_on_valid_and_tests_the_saved_folder(tiny_detec
         and "| steps (of planned) | 120 of 120 |" in card
         and "On the valid videos' 1 pictures it finds" in card
     )
+
+
+def test_a_valid_only_package_reads_no_test_scene(tiny_detector, tmp_path, datasets, monkeypatch):
+    """--valid-only: a candidate is packaged at its valid threshold to be compared with the bundled
+    detector, and not one test scene or test picture is read."""
+    import distill.onepass.package as package
+    from distill.onepass.package import THRESHOLDS
+    from fever.onepass.detector import load_detector
+
+    run, _ = _packaging_run(tiny_detector, tmp_path)
+    splits = []
+    real_eval_scenes = package.eval_scenes
+    monkeypatch.setattr(
+        package, "eval_scenes", lambda root, split, n: splits.append(split) or real_eval_scenes(root, split, n)
+    )
+    summary = package.package_detector(run, tmp_path / "candidate", None, datasets, scenes=3)
+    assert splits == ["valid"] and "test" not in summary
+    assert [row["threshold"] for row in summary["threshold_sweep_valid"]] == THRESHOLDS
+    assert load_detector(tmp_path / "candidate").min_score == summary["chosen"]["threshold"]
+    card = (tmp_path / "candidate" / "README.md").read_text()
+    assert "Not read on test yet" in card and "**test**" not in card
 
 
 def test_bf16_detection_keeps_the_boxes_and_a_bad_precision_is_named(tiny_detector):
@@ -586,3 +613,14 @@ def _composite_part() -> dict:
         "false_faces_per_scene": 0.0,
         "mtcnn": {"recall": 0.0, "false_faces_per_scene": 0.0},
     }
+
+
+def test_package_detector_needs_test_labels_or_valid_only(capsys):
+    from distill.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["package-detector", "run", "--out", "folder"])
+    assert stop.value.code == 1 and "one of the arguments --labels --valid-only is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["package-detector", "run", "--out", "folder", "--labels", "t.parquet", "--valid-only"])
+    assert "not allowed with argument" in capsys.readouterr().err
