@@ -6,6 +6,7 @@ plus model and optimiser state is all that is needed to resume exactly.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -77,3 +78,27 @@ def load_checkpoint(
                     _, i, name = k.split(".", 2)
                     optimizer.state[params[int(i)]][name] = handle.get_tensor(k)
     return progress
+
+
+def truncate_logs(folder: Path, names: tuple[str, ...], step: int) -> dict[str, list[dict[str, str]]]:
+    """Drop the rows of the CSV logs ``names`` (each with a ``step`` column) written after a
+    checkpoint's ``step``, so that a resumed run logs each step once.
+
+    Returns:
+        The rows kept, by file name (files that do not exist are left out).
+    """
+    kept = {}
+    for name in names:
+        path = Path(folder) / name
+        if not path.exists():
+            continue
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        fields = list(rows[0].keys()) if rows else None
+        kept[name] = [r for r in rows if int(r["step"]) <= step]
+        if fields:
+            with path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept[name])
+    return kept

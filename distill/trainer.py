@@ -21,7 +21,7 @@ from fever.models import FeverModel
 from probes.metrics import triplet_accuracy
 
 from .augment import augment_batch, eval_batch, mix_batch
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, truncate_logs
 from .config import TrainConfig
 from .curves import plot_curves
 from .ferplus import FER2013_CLASSES
@@ -385,19 +385,8 @@ class Trainer:
 
     def _truncate_logs(self, step: int) -> None:
         """Drop log rows written after the checkpoint, so that a resumed run logs each step once."""
-        if self.rank != 0:
-            return
-        for name in ("steps.csv", "epochs.csv"):
-            path = self.out / name
-            if path.exists():
-                with path.open(newline="") as fh:
-                    rows = list(csv.DictReader(fh))
-                    fields = list(rows[0].keys()) if rows else None
-                if fields:
-                    with path.open("w", newline="") as fh:
-                        writer = csv.DictWriter(fh, fieldnames=fields)
-                        writer.writeheader()
-                        writer.writerows(r for r in rows if int(r["step"]) <= step)
+        if self.rank == 0:
+            truncate_logs(self.out, ("steps.csv", "epochs.csv"), step)
 
     def _checkpoint(self) -> None:
         if self.rank == 0:

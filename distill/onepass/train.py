@@ -24,7 +24,7 @@ from fever.onepass import FaceTarget, OnePassConfig, OnePassNet, encode
 from fever.onepass.detector import prepare, save_detector
 from fever.onepass.network import OUTPUT_STRIDE
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint, truncate_logs
 from ..settings import settings
 from ..video_augment import VideoDegradation, video_degrade
 from .loss import onepass_loss
@@ -213,8 +213,13 @@ class DetectorTrainer:
         self.scene_degradation = cfg.degradation()
         self.ckpt = self.out / "checkpoint.safetensors"
         self.step = 0
+        self.elapsed_s = 0.0  # training time of earlier sessions, so that the log's clock runs on
+        self.session_started = time.time()
         if self.ckpt.exists():
-            self.step = load_checkpoint(self.ckpt, self.net, self.optimizer)["step"]
+            progress = load_checkpoint(self.ckpt, self.net, self.optimizer)
+            self.step = progress["step"]
+            kept = truncate_logs(self.out, ("steps.csv",), self.step).get("steps.csv", [])
+            self.elapsed_s = float(progress.get("elapsed_s", kept[-1]["elapsed_s"] if kept else 0.0))
         elif cfg.init_from:
             start_from(self.net, cfg.init_from)
         (self.out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
@@ -280,9 +285,13 @@ class DetectorTrainer:
             targets.append(encode(scaled, grid, OUTPUT_STRIDE))
         return x, targets
 
+    def elapsed(self) -> float:
+        """Seconds of training so far, earlier sessions' and this one's."""
+        return self.elapsed_s + time.time() - self.session_started
+
     def run(self) -> Path:
         cfg = self.cfg
-        started = last_ckpt = time.time()
+        started = last_ckpt = self.session_started = time.time()
         log = (self.out / "steps.csv").open("a")
         if log.tell() == 0:
             log.write("step,loss,heatmap,offset,size,landmarks,expression,lr,elapsed_s\n")
@@ -301,12 +310,12 @@ class DetectorTrainer:
             self.step += 1
             if self.step % 50 == 0:
                 values = ",".join(f"{parts[k]:.5f}" for k in ("heatmap", "offset", "size", "landmarks", "expression"))
-                log.write(f"{self.step},{float(loss.detach()):.5f},{values},{lr:.6f},{time.time() - started:.1f}\n")
+                log.write(f"{self.step},{float(loss.detach()):.5f},{values},{lr:.6f},{self.elapsed():.1f}\n")
                 log.flush()
             done = self.step >= cfg.steps or (cfg.max_steps and self.step >= cfg.max_steps)
             out_of_time = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
             if done or out_of_time or time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
-                save_checkpoint(self.ckpt, self.net, self.optimizer, {"step": self.step})
+                save_checkpoint(self.ckpt, self.net, self.optimizer, {"step": self.step, "elapsed_s": self.elapsed()})
                 last_ckpt = time.time()
             if done or out_of_time:
                 break

@@ -624,3 +624,31 @@ def test_package_detector_needs_test_labels_or_valid_only(capsys):
     with pytest.raises(SystemExit):
         main(["package-detector", "run", "--out", "folder", "--labels", "t.parquet", "--valid-only"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_detector_run_resumes_exactly_and_logs_each_step_once(tmp_path, datasets):
+    """A run stopped after its checkpoint resumes to the weights of a run never stopped; log rows a
+    killed session wrote after its checkpoint are dropped, and the log's clock runs on."""
+    import csv
+
+    from distill.onepass.train import DetectorTrainConfig, DetectorTrainer
+    from fever.onepass.detector import load_detector
+
+    def config(out, **kw):
+        return DetectorTrainConfig(
+            out=str(out), data_root=str(datasets), steps=100, batch=2, scene_size=(64, 96), faces_per_scene=(1, 1),
+            face_sizes=(24.0, 40.0), real_fraction=0.0, widths=(8, 8, 8, 8), head_width=8, input_scale=1.0,
+            warmup_steps=10, threads=1, bf16=False, checkpoint_minutes=0.0, **kw,
+        )  # fmt: skip
+
+    straight = load_detector(DetectorTrainer(config(tmp_path / "a")).run())
+    DetectorTrainer(config(tmp_path / "b", max_steps=60)).run()
+    with (tmp_path / "b" / "steps.csv").open("a") as log:  # a session killed at step 80, after its checkpoint at 60
+        log.write("80,9,9,9,9,9,9,0.001,99999.0\n")
+    resumed = load_detector(DetectorTrainer(config(tmp_path / "b")).run())
+    for name, value in straight.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[name]), name
+    with (tmp_path / "b" / "steps.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [50, 100]
+    assert 0 < float(rows[0]["elapsed_s"]) <= float(rows[1]["elapsed_s"]) < 99999
