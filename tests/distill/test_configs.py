@@ -21,7 +21,10 @@ def test_detector_configs_load_and_say_why(path: Path) -> None:
     from distill.onepass.train import DetectorTrainConfig
 
     cfg = DetectorTrainConfig.from_file(path)
-    assert cfg.steps > 0 and cfg.out.startswith("runs/") and {"steps", "lr", "labels"} <= set(cfg.reasons)
+    assert cfg.steps > 0 and {"steps", "lr", "labels"} <= set(cfg.reasons)
+    assert cfg.out.startswith(("runs/", "runs-chained/")), "run folders go to runs/ or runs-chained/"
+    if cfg.out.startswith("runs-chained/"):
+        assert "spans sessions" in cfg.reasons.get("out", ""), "a chained run says why it spans sessions"
     default = DetectorTrainConfig()
     changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(default, f.name)}
     unexplained = sorted(changed - set(cfg.reasons) - {"out", "reasons", "data_root"})
