@@ -135,8 +135,6 @@ def _found_faces(found: np.ndarray, truth: np.ndarray) -> int:
 def _matches(truth: np.ndarray, found: list) -> list[tuple[int, int]]:
     """(true face, found face) pairs: each true face with its best-overlapping found box, kept
     when that overlap is IoU >= 0.5 (the true faces counted as found)."""
-    if not len(truth) or not found:
-        return []
     return _best_matches(_iou(truth, _boxes(found)))
 
 

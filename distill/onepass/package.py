@@ -122,7 +122,6 @@ def package_detector(
     config = replace(trained.config, min_score=chosen["threshold"], description=DESCRIPTION)
     trained.net.config = config
     record = detector_training_record(run)
-    save_detector(trained.net, out, training=record)
     selection = _selection(len(valid), mtcnn_valid, chosen, valid_real)
     summary: dict[str, Any] = {"threshold_sweep_valid": sweep, "mtcnn_valid": mtcnn_valid, "chosen": chosen}
     if valid_real is not None:
@@ -133,6 +132,7 @@ def package_detector(
         (Path(out) / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
+    save_detector(trained.net, out, training=record)
     detector = load_detector(out)  # the fp16 folder as shipped
     result = evaluate_detector(
         detector,

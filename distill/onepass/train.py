@@ -291,7 +291,7 @@ class DetectorTrainer:
 
     def run(self) -> Path:
         cfg = self.cfg
-        started = last_ckpt = self.session_started = time.time()
+        last_ckpt = self.session_started = time.time()
         log = (self.out / "steps.csv").open("a")
         if log.tell() == 0:
             log.write("step,loss,heatmap,offset,size,landmarks,expression,lr,elapsed_s\n")
@@ -313,7 +313,7 @@ class DetectorTrainer:
                 log.write(f"{self.step},{float(loss.detach()):.5f},{values},{lr:.6f},{self.elapsed():.1f}\n")
                 log.flush()
             done = self.step >= cfg.steps or (cfg.max_steps and self.step >= cfg.max_steps)
-            out_of_time = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
+            out_of_time = cfg.max_minutes and time.time() - self.session_started > cfg.max_minutes * 60
             if done or out_of_time or time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
                 save_checkpoint(self.ckpt, self.net, self.optimizer, {"step": self.step, "elapsed_s": self.elapsed()})
                 last_ckpt = time.time()
